@@ -1,0 +1,159 @@
+/* dann.h - public API of libdann: domain-adversarial neural networks (Ganin & Lempitsky 2015).
+ *
+ * A model is a fixed architecture ("py3": the fungtion/DANN_py3 network) with its parameters in
+ * one flat float buffer and its BatchNorm running statistics in a separate state buffer.
+ * A trainer owns the gradients, optimizer moments and RNG and performs one DANN step at a time:
+ * the source batch and the target batch are forwarded as two separate passes, the loss
+ *   NLL(class(source), y_source) + NLL(domain(source), 0) + NLL(domain(target), 1)
+ * is back-propagated once (through a gradient reversal layer in front of the domain head) and the
+ * optimizer steps.
+ *
+ * Errors: every function that can fail because of its input returns a dann_status and, when the
+ * caller passes a dann_error, a one-line message naming the file and the problem. The library
+ * never exits the process; programmer errors (broken contracts) abort with file:line.
+ * Images are float32 (B, C, H, W), already normalised; labels are int32. */
+#ifndef DANN_H
+#define DANN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DANN_VERSION_STRING "0.1.0"
+
+typedef enum {
+    DANN_OK = 0,
+    DANN_ERR_IO,          /* a file could not be opened, read or written */
+    DANN_ERR_FORMAT,      /* a file's contents are malformed (magic, sizes, values) */
+    DANN_ERR_ARG,         /* an option or argument is invalid */
+    DANN_ERR_NOMEM,       /* an allocation failed */
+    DANN_ERR_NUMERIC,     /* training diverged: a loss or parameter became NaN or infinite */
+    DANN_ERR_INTERRUPTED  /* the caller asked to stop */
+} dann_status;
+
+typedef struct {
+    dann_status status;
+    char msg[512];        /* one line, no trailing newline */
+} dann_error;
+
+/* A short English name for a status ("I/O error", ...). */
+const char *dann_status_str(dann_status s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models                                                                                     */
+
+typedef struct dann_model dann_model;
+
+/* Creates a model of architecture `arch` ("py3") with PyTorch's default initialisation drawn
+ * from an RNG seeded with `seed`. max_batch bounds the batch size of every later call (the
+ * activation memory is allocated once, here). */
+dann_status dann_model_new(dann_model **out, const char *arch, uint64_t seed, int max_batch,
+                           dann_error *err);
+void dann_model_free(dann_model *m);
+
+const char *dann_model_arch(const dann_model *m);
+/* Input shape (channels, height, width) and number of classes. */
+void dann_model_shape(const dann_model *m, int *c, int *h, int *w, int *n_classes);
+int dann_model_max_batch(const dann_model *m);
+
+/* The flat parameter buffer (n floats) and BatchNorm state buffer (running means and
+ * variances). Both may be read and written by the caller (e.g. to load weights). */
+float *dann_model_params(dann_model *m, size_t *n);
+float *dann_model_state(dann_model *m, size_t *n);
+
+/* Named tensors of the model, in PyTorch state_dict() order and naming. kind 0 = parameter
+ * (offset into params), 1 = BatchNorm state (offset into state), 2 = num_batches_tracked
+ * (offset unused: the value is dann_model_bn_updates). Returns the number of tensors; fills
+ * the i-th entry's fields when i is in range. */
+typedef struct {
+    const char *name;
+    int kind;
+    int ndim;
+    int64_t shape[4];
+    size_t offset, numel;
+} dann_tensor_info;
+int dann_model_tensors(const dann_model *m, int i, dann_tensor_info *info);
+int64_t dann_model_bn_updates(const dann_model *m);
+void dann_model_set_bn_updates(dann_model *m, int64_t n);
+
+/* Eval-mode forward (running BatchNorm statistics, no dropout): class log-probabilities
+ * logp (B, n_classes) for images x (B, C, H, W). Any B >= 0; large B is processed in chunks. */
+void dann_model_predict(dann_model *m, const float *x, int B, float *logp);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Training                                                                                   */
+
+typedef enum {
+    DANN_MODE_DANN = 0,     /* class loss on source + domain loss on both domains (GRL) */
+    DANN_MODE_SOURCE_ONLY,  /* class loss on source only: the "no adaptation" baseline */
+    DANN_MODE_TARGET_ONLY   /* class loss on target labels: the "train on target" bound */
+} dann_mode;
+
+typedef enum { DANN_OPT_ADAM = 0, DANN_OPT_SGD } dann_optimizer;
+
+typedef struct {
+    dann_mode mode;
+    dann_optimizer optimizer;
+    float lr;             /* base learning rate */
+    float beta1, beta2;   /* Adam */
+    float eps;            /* Adam, added outside the square root as in torch.optim.Adam */
+    float momentum;       /* SGD (torch formulation: buf = m*buf + g; p -= lr*buf) */
+    float weight_decay;   /* L2 added to the gradient, both optimizers */
+    int lr_schedule;      /* 0: constant; 1: mu_p = lr / (1 + lr_alpha*p)^lr_beta */
+    float lr_alpha, lr_beta;
+    float gamma;          /* lambda_p = 2/(1+exp(-gamma*p)) - 1 */
+    float lambda_max;     /* lambda_p is multiplied by this (1 in both presets) */
+} dann_train_config;
+
+/* Fills cfg with a preset's hyper-parameters: "py3" (Adam 1e-3, constant lr) or "paper"
+ * (SGD momentum 0.9, mu0 0.01, alpha 10, beta 0.75). Returns DANN_ERR_ARG for an unknown name. */
+dann_status dann_train_config_preset(dann_train_config *cfg, const char *preset, dann_error *err);
+
+/* The schedules of DANN.md, p in [0, 1]. */
+float dann_lambda_schedule(double p, float gamma);
+float dann_lr_schedule(float lr0, double p, float alpha, float beta);
+
+typedef struct dann_trainer dann_trainer;
+
+/* A trainer for model m (which it does not own). seed drives dropout. */
+dann_status dann_trainer_new(dann_trainer **out, dann_model *m, const dann_train_config *cfg,
+                             uint64_t seed, dann_error *err);
+void dann_trainer_free(dann_trainer *t);
+
+typedef struct {
+    float loss_class;       /* NLL of the class head on the labelled batch */
+    float loss_domain_src;  /* NLL of the domain head on source (label 0); 0 unless DANN */
+    float loss_domain_tgt;  /* NLL of the domain head on target (label 1); 0 unless DANN */
+    int domain_correct;     /* domain head's correct decisions over both batches (DANN) */
+    int domain_total;
+    int class_correct;      /* class head's correct decisions on the labelled batch */
+    float lambda, lr;       /* the schedule values used */
+} dann_step_stats;
+
+/* One training step at progress p in [0,1]. xs/ys: source batch (Bs images, labels); xt: target
+ * batch (Bt images; yt its labels, used only in DANN_MODE_TARGET_ONLY, may be NULL otherwise).
+ * In SOURCE_ONLY mode xt is ignored; in TARGET_ONLY mode xs/ys are ignored. Returns
+ * DANN_ERR_NUMERIC (parameters untouched) if a loss is not finite. */
+dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys, int Bs,
+                            const float *xt, const int32_t *yt, int Bt, double p,
+                            dann_step_stats *stats, dann_error *err);
+
+/* Optimizer state for checkpoints: step count and the moment buffers (each n_params floats;
+ * m2 is NULL for SGD). */
+int64_t dann_trainer_steps(const dann_trainer *t);
+void dann_trainer_set_steps(dann_trainer *t, int64_t steps);
+float *dann_trainer_moments(dann_trainer *t, float **m2);
+/* The trainer's RNG state (4 words), for bit-exact resume. */
+uint64_t *dann_trainer_rng(dann_trainer *t);
+const dann_train_config *dann_trainer_config(const dann_trainer *t);
+
+/* Threads used by kernels (OpenMP and BLAS). */
+void dann_threads_set(int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,78 @@
+/* layers.h - the layer kernels. Each layer is a forward and a backward free function on
+ * caller-owned memory (outputs first, then inputs, then sizes); none allocates.
+ * Backward functions ACCUMULATE (+=) into every gradient buffer; a NULL input-gradient pointer
+ * means "do not propagate" (the first layer). Layouts are PyTorch's (NCHW, Linear weight (OUT,IN)),
+ * so parameters and activations compare element for element with torch. */
+#ifndef DANN_LAYERS_H
+#define DANN_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/core.h"
+
+/* ---- conv2d: stride 1, no padding, bias; cross-correlation as torch.nn.Conv2d. ----
+ * inp (B,C,H,W)  w (OC,C,K,K)  b (OC)  out (B,OC,OH,OW) with OH = H-K+1, OW = W-K+1.
+ * scratch: conv2d_scratch_floats(d) floats of caller memory (im2col buffers). */
+typedef struct { int B, C, H, W, OC, K; } conv_dims;
+size_t conv2d_scratch_floats(const conv_dims *d);
+void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                    const conv_dims *d, float *scratch);
+void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, const conv_dims *d, float *scratch);
+
+/* ---- batchnorm over (B,S) per channel: 2-D BN uses S = H*W, 1-D BN uses S = 1. ----
+ * inp, out (B,C,S)  gamma, beta (C)  run_mean, run_var (C)  mean, rstd (C) saved for backward.
+ * training: normalise with the batch mean and the BIASED batch variance; update the running
+ *   statistics as torch does: run = (1-momentum)*run + momentum*batch, with the UNBIASED
+ *   variance (n/(n-1)) for run_var. mean/rstd receive the batch values.
+ * eval: normalise with run_mean/run_var; mean/rstd receive those (backward not defined). */
+void batchnorm_forward(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                       const float *inp, const float *gamma, const float *beta,
+                       int B, int C, int S, int training, float momentum, float eps);
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *inp, const float *mean, const float *rstd,
+                        const float *gamma, int B, int C, int S);
+
+/* ---- maxpool 2x2, stride 2 (floor), as torch.nn.MaxPool2d(2). ----
+ * inp (B,C,H,W)  out (B,C,H/2,W/2)  argmax (B,C,H/2,W/2): index into the (H,W) plane of the
+ * winner; ties go to the first element in row-major order, as torch's CPU kernel does. */
+void maxpool2_forward(float *out, int32_t *argmax, const float *inp, int B, int C, int H, int W);
+void maxpool2_backward(float *dinp, const float *dout, const int32_t *argmax,
+                       int B, int C, int H, int W);
+
+/* ---- ReLU. out may alias inp (in place). Backward uses the forward OUTPUT, as torch does:
+ * dinp += dout where out > 0. dinp may alias dout only if dinp was zero before. ---- */
+void relu_forward(float *out, const float *inp, size_t n);
+void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+/* ---- dropout with inverted scaling. The tensor is n_units units of unit_size contiguous
+ * elements: Dropout uses unit_size 1, Dropout2d one unit per (b, c) channel plane (unit_size =
+ * H*W). mask (n_units) holds each unit's factor: 0 or 1/(1-p).
+ * dropout_draw fills mask from the RNG (one rng_uniform per unit, kept when u >= p);
+ * dropout_forward/backward apply a given mask, so a test can replay torch's masks. ---- */
+void dropout_draw(float *mask, size_t n_units, float p, dann_rng *rng);
+void dropout_forward(float *out, const float *inp, const float *mask, size_t n_units,
+                     size_t unit_size);
+void dropout_backward(float *dinp, const float *dout, const float *mask, size_t n_units,
+                      size_t unit_size);
+
+/* ---- linear, as torch.nn.Linear: inp (B,IN)  w (OUT,IN)  b (OUT)  out (B,OUT). ---- */
+void linear_forward(float *out, const float *inp, const float *w, const float *b,
+                    int B, int IN, int OUT);
+void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, int B, int IN, int OUT);
+
+/* ---- log-softmax over C, and the NLL loss averaged over the batch. ----
+ * logsoftmax_forward: inp (B,C) -> logp (B,C). nll_loss: mean of -logp[b, y[b]].
+ * logsoftmax_nll_backward: dinp += scale * (softmax - onehot(y)) / B, i.e. the gradient of
+ * scale * nll_loss(logsoftmax(inp), y). Labels must be in [0, C). */
+void  logsoftmax_forward(float *logp, const float *inp, int B, int C);
+float nll_loss(const float *logp, const int32_t *y, int B, int C);
+void  logsoftmax_nll_backward(float *dinp, const float *logp, const int32_t *y, int B, int C,
+                              float scale);
+
+/* ---- gradient reversal: identity forward (callers read the input directly);
+ * backward dinp += -lambda * dout. ---- */
+void grl_backward(float *dinp, const float *dout, size_t n, float lambda);
+
+#endif
