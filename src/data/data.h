@@ -1,0 +1,58 @@
+/* data.h - datasets in memory and the batch gatherer.
+ *
+ * A dataset holds its images decoded ONCE as uint8 (n, c, h, w) - already resized to the model's
+ * h x w exactly as the reference's torchvision pipeline would (PIL bilinear with antialiasing when
+ * shrinking, rounded to uint8 as PIL does) - plus int32 labels. Normalisation to float happens in
+ * dataset_gather, per batch, the way torchvision's ToTensor + Normalize compute it in float32:
+ *   v = (float)pix / 255.0f;  v = (v - mean[c]) / std[c];
+ * Grey images (c == 1) are repeated over the model's 3 channels by the gatherer.
+ *
+ * Dataset specs (command line):
+ *   mnist:DIR        MNIST IDX files in DIR (train-images-idx3-ubyte[.gz], ... t10k-...)
+ *   mnistm:PATH      MNIST-M: PATH is the unpacked folder (holding mnist_m_train/,
+ *                    mnist_m_test/ and the two label files) or the mnist_m.tar.gz archive
+ *   folder:DIR       labelled images DIR/<class>/*.png; classes are the sorted sub-folder names
+ *   images:DIR       unlabelled images DIR/*.png (labels -1)
+ * split: DATA_TRAIN or DATA_TEST (for folder:/images: forms, DATA_TEST reads DIR/../test form
+ * is not assumed: both splits read DIR; the CLI offers separate test specs). */
+#ifndef DANN_DATA_H
+#define DANN_DATA_H
+
+#include <stdint.h>
+#include "core/core.h"
+
+enum { DATA_TRAIN = 0, DATA_TEST = 1 };
+
+typedef struct {
+    int n, c, h, w;      /* images stored as uint8 (n, c, h, w) */
+    uint8_t *pix;
+    int32_t *y;          /* n labels in [0, n_classes), or -1 when unlabelled */
+    int n_classes;       /* 10 for MNIST / MNIST-M */
+    float mean[3], std[3];  /* per stored channel normalisation */
+    char name[64];       /* e.g. "mnist-train" for messages */
+} dataset;
+
+/* Loads `spec` (see above) resized to h x w. Sets the default normalisation of the kind
+ * (MNIST 0.1307/0.3081, MNIST-M 0.5/0.5, folders 0.5/0.5). Every error names the file. */
+dann_status dataset_load(dataset *ds, const char *spec, int split, int h, int w, dann_error *err);
+void dataset_free(dataset *ds);
+
+/* Copies B images idx[0..B) into x (B, out_c, h, w) normalised, and their labels into y (may be
+ * NULL). out_c must be ds->c or 3 with ds->c == 1 (grey repeated). */
+void dataset_gather(float *x, int32_t *y, const dataset *ds, const int32_t *idx, int B, int out_c);
+
+/* Individual readers, also used by the tests and the fuzz targets. */
+/* MNIST IDX (big-endian, plain or gzip): images magic 0x803 (n, rows, cols), labels 0x801. */
+dann_status idx_read_images(const char *path, uint8_t **pix, int *n, int *rows, int *cols,
+                            dann_error *err);
+dann_status idx_read_labels(const char *path, int32_t **y, int *n, int n_classes, dann_error *err);
+/* Decodes a PNG held in memory (grey, grey+alpha, RGB, RGBA, palette; 8 or 16 bits) to 8-bit
+ * RGB (c = 3) or grey (c = 1) as stored; `name` is used in messages. */
+dann_status png_decode(const uint8_t *buf, size_t len, const char *name, uint8_t **pix,
+                       int *c, int *h, int *w, dann_error *err);
+/* PIL's Image.resize((ow, oh), BILINEAR) on uint8 planes (c, h, w) -> (c, oh, ow): a
+ * separable triangle filter whose support widens by the scale when shrinking (antialias), with
+ * PIL's fixed-point rounding, so the bytes equal PIL's. */
+void resize_bilinear_pil(uint8_t *out, int oh, int ow, const uint8_t *inp, int c, int h, int w);
+
+#endif
