@@ -1,0 +1,636 @@
+#!/usr/bin/python3
+"""dann_torch.py - the PyTorch twin of the `dann` C tool: the fungtion/DANN_py3 model and loop.
+
+Purpose: a reference run of the very system the C library reproduces (preset "py3" of
+docs DANN.md), with a command line that mirrors `dann` so that accuracies, metrics files, timings
+and weights line up. Runs with Debian's /usr/bin/python3 (PyTorch 1.13 + PIL; no torchvision: the
+transforms are written out below exactly as torchvision computes them).
+
+Subcommands
+  train        --mode dann|source-only|target-only --epochs N --seed S --threads T --data DIR
+               --out RUN_DIR [--max-steps K] [--save-weights W.safetensors]
+               [--init-weights W.safetensors]
+  bench        --threads T --steps 50 [--warmup 5] [--json]
+  export-init  --seed S OUT.safetensors
+  eval         --weights W.safetensors --data DIR
+  predict      --weights W.safetensors --data DIR --n 256 --out preds.json
+
+Fidelity to the reference (main.py / model.py / test.py of fungtion/DANN_py3):
+  - module names are the reference's, so state_dict() names are the interchange names
+    (feature.f_conv1.weight, ..., feature.f_bn1.num_batches_tracked, ...);
+  - the model always computes both heads: on the target batch the class head runs too (its output
+    is discarded), so c_bn1/c_bn2 running statistics are updated by source AND target batches
+    and their dropout masks are drawn, as in the reference;
+  - p = float(i + epoch * steps) / epochs / steps, alpha = 2/(1+exp(-10p)) - 1 (float64);
+  - NLLLoss with mean reduction; err = err_t_domain + err_s_domain + err_s_label, in that order;
+  - Adam(lr=1e-3) with PyTorch defaults; zero_grad before the source forward.
+  Deviations, all numerically neutral: c_drop1 is nn.Dropout instead of nn.Dropout2d (see the
+  model); evaluation runs under torch.no_grad() and skips the domain head (whose output
+  test.py discards; in eval mode it changes no state); batches are drawn with torch.randperm
+  from a torch.Generator seeded with --seed instead of DataLoader workers.
+  source-only / target-only modes (not in the reference) run feature + class head only, on the
+  labelled batch, so the domain head's BatchNorm statistics stay untouched.
+
+Data: MNIST from the four gz IDX files in DIR/mnist; MNIST-M straight from
+DIR/mnist_m/mnist_m.tar.gz (or an unpacked DIR/mnist_m/mnist_m/ folder). Images are decoded and
+resized ONCE to uint8 (N, C, 28, 28); ToTensor + Normalize are applied per batch in float32:
+x = (u8 / 255 - mean) / std. The decoded MNIST-M arrays may be cached under /tmp (nowhere else);
+--no-cache disables that.
+"""
+import argparse
+import gzip
+import io
+import json
+import math
+import os
+import resource
+import statistics
+import struct
+import sys
+import tarfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st  # noqa: E402  (the project's safetensors reader/writer)
+
+IMAGE_SIZE = 28
+BATCH = 128
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+MNISTM_MEAN, MNISTM_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+CACHE_DIR = "/tmp/dann_torch_cache"
+
+
+class ToolError(Exception):
+    """An error caused by input (files, options): reported as one line, exit status 1."""
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+
+
+class ReverseLayerF(torch.autograd.Function):
+    """Gradient reversal: identity forward; backward multiplies the gradient by -alpha."""
+
+    @staticmethod
+    def forward(ctx, x, alpha):
+        ctx.alpha = alpha
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output.neg() * ctx.alpha, None
+
+
+class CNNModel(nn.Module):
+    """The DANN_py3 network; module names are the state_dict interchange names."""
+
+    def __init__(self):
+        super().__init__()
+        self.feature = nn.Sequential()
+        self.feature.add_module("f_conv1", nn.Conv2d(3, 64, kernel_size=5))
+        self.feature.add_module("f_bn1", nn.BatchNorm2d(64))
+        self.feature.add_module("f_pool1", nn.MaxPool2d(2))
+        self.feature.add_module("f_relu1", nn.ReLU(True))
+        self.feature.add_module("f_conv2", nn.Conv2d(64, 50, kernel_size=5))
+        self.feature.add_module("f_bn2", nn.BatchNorm2d(50))
+        self.feature.add_module("f_drop1", nn.Dropout2d())
+        self.feature.add_module("f_pool2", nn.MaxPool2d(2))
+        self.feature.add_module("f_relu2", nn.ReLU(True))
+
+        self.class_classifier = nn.Sequential()
+        self.class_classifier.add_module("c_fc1", nn.Linear(50 * 4 * 4, 100))
+        self.class_classifier.add_module("c_bn1", nn.BatchNorm1d(100))
+        self.class_classifier.add_module("c_relu1", nn.ReLU(True))
+        # The reference has nn.Dropout2d() here, applied to a 2-D (B, 100) tensor. In torch 1.13
+        # that is element-wise dropout (same mask, same RNG draws as nn.Dropout; checked) plus a
+        # deprecation warning, so nn.Dropout is used: identical numbers, no warning.
+        self.class_classifier.add_module("c_drop1", nn.Dropout())
+        self.class_classifier.add_module("c_fc2", nn.Linear(100, 100))
+        self.class_classifier.add_module("c_bn2", nn.BatchNorm1d(100))
+        self.class_classifier.add_module("c_relu2", nn.ReLU(True))
+        self.class_classifier.add_module("c_fc3", nn.Linear(100, 10))
+        self.class_classifier.add_module("c_softmax", nn.LogSoftmax(dim=1))
+
+        self.domain_classifier = nn.Sequential()
+        self.domain_classifier.add_module("d_fc1", nn.Linear(50 * 4 * 4, 100))
+        self.domain_classifier.add_module("d_bn1", nn.BatchNorm1d(100))
+        self.domain_classifier.add_module("d_relu1", nn.ReLU(True))
+        self.domain_classifier.add_module("d_fc2", nn.Linear(100, 2))
+        self.domain_classifier.add_module("d_softmax", nn.LogSoftmax(dim=1))
+
+    def forward(self, input_data, alpha):
+        input_data = input_data.expand(input_data.data.shape[0], 3, IMAGE_SIZE, IMAGE_SIZE)
+        feature = self.feature(input_data)
+        feature = feature.view(-1, 50 * 4 * 4)
+        reverse_feature = ReverseLayerF.apply(feature, alpha)
+        class_output = self.class_classifier(feature)
+        domain_output = self.domain_classifier(reverse_feature)
+        return class_output, domain_output
+
+    def classify(self, input_data):
+        """Feature extractor + class head only (eval, source-only and target-only training)."""
+        input_data = input_data.expand(input_data.data.shape[0], 3, IMAGE_SIZE, IMAGE_SIZE)
+        return self.class_classifier(self.feature(input_data).view(-1, 50 * 4 * 4))
+
+
+def new_model(seed):
+    """A freshly initialised model: PyTorch's default init drawn after torch.manual_seed(seed)."""
+    torch.manual_seed(seed)
+    return CNNModel()
+
+
+def save_weights(model, path, meta):
+    st.save(model.state_dict(), path, metadata=dict(meta, arch="py3", producer="dann_torch.py"))
+
+
+def load_weights(model, path):
+    if not os.path.isfile(path):
+        raise ToolError(f"{path}: no such weights file")
+    try:
+        tensors, _ = st.load(path)
+    except (OSError, ValueError, KeyError, struct.error, RuntimeError) as e:
+        raise ToolError(f"{path}: not a readable safetensors file ({e})")
+    want = model.state_dict()
+    missing = [k for k in want if k not in tensors]
+    extra = [k for k in tensors if k not in want]
+    if missing or extra:
+        raise ToolError(f"{path}: tensor names do not match the py3 model "
+                        f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    for k, v in want.items():
+        t = tensors[k]
+        if tuple(t.shape) != tuple(v.shape) or t.dtype != v.dtype:
+            raise ToolError(f"{path}: {k} is {t.dtype} {list(t.shape)}, "
+                            f"expected {v.dtype} {list(v.shape)}")
+    model.load_state_dict(tensors, strict=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Data: decoded once to uint8 (N, C, 28, 28) + int64 labels
+
+
+def normalize(u8, mean, std):
+    """torchvision ToTensor + Normalize in float32: (u8 / 255 - mean) / std, per channel."""
+    x = u8.to(torch.float32).div(255)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return x.sub(m).div(s)
+
+
+def _read_idx(path, magic):
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ToolError(f"{path}: cannot read ({e})")
+    if len(data) < 8 or struct.unpack(">I", data[:4])[0] != magic:
+        raise ToolError(f"{path}: bad IDX magic (expected 0x{magic:08x})")
+    ndim = magic & 0xFF
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    body = data[4 + 4 * ndim:]
+    if len(body) != int(np.prod(dims)):
+        raise ToolError(f"{path}: {len(body)} data bytes, header says {int(np.prod(dims))}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+
+
+def load_mnist(data_dir, split):
+    """MNIST train or test (t10k): uint8 (N, 1, 28, 28), int64 (N,)."""
+    pre = "train" if split == "train" else "t10k"
+    d = os.path.join(data_dir, "mnist")
+    x = _read_idx(os.path.join(d, f"{pre}-images-idx3-ubyte.gz"), 0x803)
+    y = _read_idx(os.path.join(d, f"{pre}-labels-idx1-ubyte.gz"), 0x801)
+    if x.shape[0] != y.shape[0] or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ToolError(f"{d}: {pre} images {x.shape} do not match labels {y.shape}")
+    # 28x28 already: torchvision's Resize(28) returns the image unchanged.
+    return torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
+
+
+def _decode_png(raw, name):
+    """Image.open(...).convert('RGB') then Resize(28) == PIL bilinear resize to 28x28."""
+    try:
+        img = Image.open(io.BytesIO(raw)).convert("RGB")
+    except Exception as e:  # PIL raises many types on corrupt files
+        raise ToolError(f"{name}: cannot decode PNG ({e})")
+    if img.size != (IMAGE_SIZE, IMAGE_SIZE):
+        img = img.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
+    return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)  # (3, 28, 28)
+
+
+def _parse_labels(text, name):
+    out = []
+    for ln, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) > 9:
+            raise ToolError(f"{name}:{ln}: expected 'file.png label', got {line!r}")
+        out.append((parts[0], int(parts[1])))
+    return out
+
+
+def _assemble(labels, images, where, split):
+    x = np.empty((len(labels), 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    for i, (fn, _) in enumerate(labels):
+        if fn not in images:
+            raise ToolError(f"{where}: mnist_m_{split}/{fn} is listed but missing")
+        x[i] = images[fn]
+    y = np.array([lab for _, lab in labels], dtype=np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def _load_mnistm_uncached(data_dir):
+    """Both MNIST-M splits in labels-file order, from the tar.gz or an unpacked folder."""
+    tar_path = os.path.join(data_dir, "mnist_m", "mnist_m.tar.gz")
+    folder = os.path.join(data_dir, "mnist_m", "mnist_m")
+    images = {"train": {}, "test": {}}
+    labels = {}
+    if os.path.isfile(tar_path):
+        where = tar_path
+        try:
+            with tarfile.open(tar_path, "r:gz") as tf:
+                for m in tf:
+                    if not m.isfile():
+                        continue
+                    parts = m.name.split("/")
+                    base, parent = parts[-1], parts[-2] if len(parts) > 1 else ""
+                    if base in ("mnist_m_train_labels.txt", "mnist_m_test_labels.txt"):
+                        split = "train" if "train" in base else "test"
+                        labels[split] = _parse_labels(tf.extractfile(m).read().decode(),
+                                                      f"{tar_path}:{m.name}")
+                    elif base.endswith(".png") and parent in ("mnist_m_train", "mnist_m_test"):
+                        split = parent[len("mnist_m_"):]
+                        raw = tf.extractfile(m).read()
+                        images[split][base] = _decode_png(raw, f"{tar_path}:{m.name}")
+        except (OSError, tarfile.TarError, EOFError) as e:
+            raise ToolError(f"{tar_path}: cannot read the archive ({e})")
+    elif os.path.isdir(folder):
+        where = folder
+        for split in ("train", "test"):
+            lp = os.path.join(folder, f"mnist_m_{split}_labels.txt")
+            try:
+                with open(lp) as f:
+                    labels[split] = _parse_labels(f.read(), lp)
+            except OSError as e:
+                raise ToolError(f"{lp}: cannot read ({e})")
+            for fn, _ in labels[split]:
+                p = os.path.join(folder, f"mnist_m_{split}", fn)
+                try:
+                    with open(p, "rb") as f:
+                        images[split][fn] = _decode_png(f.read(), p)
+                except OSError as e:
+                    raise ToolError(f"{p}: cannot read ({e})")
+    else:
+        raise ToolError(f"{tar_path}: not found (nor an unpacked {folder}/)")
+    out = {}
+    for split in ("train", "test"):
+        if split not in labels:
+            raise ToolError(f"{where}: mnist_m_{split}_labels.txt is missing")
+        out[split] = _assemble(labels[split], images[split], where, split)
+    return out
+
+
+def load_mnistm(data_dir, use_cache=True):
+    """{'train': (uint8 (N,3,28,28), int64 (N,)), 'test': ...}, optionally cached under /tmp."""
+    src = os.path.join(data_dir, "mnist_m", "mnist_m.tar.gz")
+    cache = None
+    if use_cache and os.path.isfile(src):
+        s = os.stat(src)
+        cache = os.path.join(CACHE_DIR, f"mnistm_{s.st_size}_{int(s.st_mtime)}_{IMAGE_SIZE}.pt")
+        if os.path.isfile(cache):
+            try:
+                return torch.load(cache)
+            except Exception:  # a stale or truncated cache is rebuilt
+                pass
+    out = _load_mnistm_uncached(data_dir)
+    if cache:
+        try:
+            os.makedirs(CACHE_DIR, exist_ok=True)
+            tmp = cache + f".{os.getpid()}.tmp"
+            torch.save(out, tmp)
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # the cache is an optimisation only
+    return out
+
+
+class Data:
+    """The four splits the py3 experiment uses, uint8, with their normalisation."""
+
+    def __init__(self, data_dir, use_cache=True, need_train=True):
+        t0 = time.perf_counter()
+        if need_train:
+            self.src_train = load_mnist(data_dir, "train")
+        self.src_test = load_mnist(data_dir, "test")
+        mm = load_mnistm(data_dir, use_cache)
+        if need_train:
+            self.tgt_train = mm["train"]
+        self.tgt_test = mm["test"]
+        self.load_seconds = time.perf_counter() - t0
+
+
+def src_batch(u8):
+    return normalize(u8, MNIST_MEAN, MNIST_STD)
+
+
+def tgt_batch(u8):
+    return normalize(u8, MNISTM_MEAN, MNISTM_STD)
+
+
+# --------------------------------------------------------------------------------------------
+# Training and evaluation
+
+
+def lambda_schedule(p, gamma=10.0):
+    return 2.0 / (1.0 + np.exp(-gamma * p)) - 1
+
+
+@torch.no_grad()
+def predict_logp(model, x_u8, norm, batch=BATCH):
+    """Eval-mode class log-probabilities (N, 10), processed in batches."""
+    model.eval()
+    outs = []
+    for b in range(0, x_u8.shape[0], batch):
+        outs.append(model.classify(norm(x_u8[b:b + batch])))
+    return torch.cat(outs) if outs else torch.empty(0, 10)
+
+
+def accuracy(model, split, norm):
+    x, y = split
+    pred = predict_logp(model, x, norm).argmax(dim=1)
+    return float((pred == y).sum().item()) / max(1, y.shape[0])
+
+
+def train_step(model, opt, mode, xs, ys, xt, yt, alpha, nll):
+    """One step of the reference loop; returns (loss_class, loss_domain, dom_correct, dom_total,
+    class_correct)."""
+    model.zero_grad()
+    if mode == "dann":
+        class_output, domain_output = model(input_data=xs, alpha=alpha)
+        err_s_label = nll(class_output, ys)
+        err_s_domain = nll(domain_output, torch.zeros(xs.shape[0], dtype=torch.long))
+        _, domain_output_t = model(input_data=xt, alpha=alpha)
+        err_t_domain = nll(domain_output_t, torch.ones(xt.shape[0], dtype=torch.long))
+        err = err_t_domain + err_s_domain + err_s_label
+        err.backward()
+        opt.step()
+        dom_ok = int((domain_output.argmax(1) == 0).sum()) + int((domain_output_t.argmax(1) == 1).sum())
+        return (err_s_label.item(), err_s_domain.item() + err_t_domain.item(), dom_ok,
+                xs.shape[0] + xt.shape[0], int((class_output.argmax(1) == ys).sum()))
+    x, y = (xs, ys) if mode == "source-only" else (xt, yt)
+    class_output = model.classify(x)
+    err = nll(class_output, y)
+    err.backward()
+    opt.step()
+    return err.item(), 0.0, 0, 0, int((class_output.argmax(1) == y).sum())
+
+
+def cmd_train(a):
+    torch.set_num_threads(a.threads)
+    data = Data(a.data, use_cache=not a.no_cache)
+    print(f"data: mnist train {data.src_train[0].shape[0]} test {data.src_test[0].shape[0]}, "
+          f"mnist-m train {data.tgt_train[0].shape[0]} test {data.tgt_test[0].shape[0]} "
+          f"({data.load_seconds:.1f} s)", flush=True)
+    model = new_model(a.seed)
+    if a.init_weights:
+        load_weights(model, a.init_weights)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    nll = nn.NLLLoss()
+    gen = torch.Generator()
+    gen.manual_seed(a.seed)
+
+    ns, nt = data.src_train[0].shape[0], data.tgt_train[0].shape[0]
+    # min(len(source loader), len(target loader)) = 461, in every mode so that runs line up.
+    steps = min(math.ceil(ns / BATCH), math.ceil(nt / BATCH))
+    if a.max_steps:
+        steps = min(steps, a.max_steps)
+    os.makedirs(a.out, exist_ok=True)
+    metrics_path = os.path.join(a.out, "metrics.jsonl")
+    print(f"train: mode {a.mode}, {a.epochs} epochs x {steps} steps, batch {BATCH}, "
+          f"seed {a.seed}, threads {torch.get_num_threads()}, torch {torch.__version__}", flush=True)
+
+    for epoch in range(a.epochs):
+        # Both loaders reshuffle every epoch (DataLoader(shuffle=True), drop_last=False).
+        perm_s = torch.randperm(ns, generator=gen)
+        perm_t = torch.randperm(nt, generator=gen)
+        model.train()
+        t0 = time.perf_counter()
+        sum_c = sum_d = 0.0
+        dom_ok = dom_n = cls_ok = cls_n = 0
+        alpha = 0.0
+        for i in range(steps):
+            p = float(i + epoch * steps) / a.epochs / steps
+            alpha = lambda_schedule(p)
+            xs = ys = xt = yt = None
+            if a.mode != "target-only":
+                idx = perm_s[i * BATCH:(i + 1) * BATCH]
+                xs, ys = src_batch(data.src_train[0][idx]), data.src_train[1][idx]
+            if a.mode != "source-only":
+                idx = perm_t[i * BATCH:(i + 1) * BATCH]
+                xt, yt = tgt_batch(data.tgt_train[0][idx]), data.tgt_train[1][idx]
+            lc, ld, dk, dn, ck = train_step(model, opt, a.mode, xs, ys, xt, yt, alpha, nll)
+            if not (math.isfinite(lc) and math.isfinite(ld)):
+                raise ToolError(f"epoch {epoch + 1} step {i + 1}: loss is not finite "
+                                f"(class {lc}, domain {ld})")
+            sum_c += lc
+            sum_d += ld
+            dom_ok += dk
+            dom_n += dn
+            cls_ok += ck
+            cls_n += (yt if a.mode == "target-only" else ys).shape[0]
+        train_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        acc_s = accuracy(model, data.src_test, src_batch)
+        acc_t = accuracy(model, data.tgt_test, tgt_batch)
+        eval_s = time.perf_counter() - t1
+        rec = {
+            "epoch": epoch + 1,
+            "source_test_acc": acc_s,
+            "target_test_acc": acc_t,
+            "domain_acc": (dom_ok / dom_n) if dom_n else None,
+            "loss_class": sum_c / steps,
+            "loss_domain": sum_d / steps,
+            "lambda": float(alpha),
+            "lr": a.lr,
+            "seconds": train_s,
+            "eval_seconds": eval_s,
+            "steps": steps,
+            "train_class_acc": cls_ok / max(1, cls_n),
+            "mode": a.mode,
+        }
+        with open(metrics_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        dom = f"{rec['domain_acc']:.4f}" if rec["domain_acc"] is not None else "-"
+        print(f"epoch {epoch + 1:3d}/{a.epochs}  loss_class {rec['loss_class']:.4f}  "
+              f"loss_domain {rec['loss_domain']:.4f}  domain_acc {dom}  lambda {alpha:.4f}  "
+              f"src_acc {acc_s:.4f}  tgt_acc {acc_t:.4f}  train {train_s:.1f} s  "
+              f"eval {eval_s:.1f} s", flush=True)
+    if a.save_weights:
+        save_weights(model, a.save_weights, {"seed": a.seed, "mode": a.mode, "epochs": a.epochs})
+        print(f"weights: {a.save_weights}")
+
+
+def cmd_eval(a):
+    torch.set_num_threads(a.threads)
+    model = CNNModel()
+    load_weights(model, a.weights)
+    data = Data(a.data, use_cache=not a.no_cache, need_train=False)
+    print(json.dumps({"source_test_acc": accuracy(model, data.src_test, src_batch),
+                      "target_test_acc": accuracy(model, data.tgt_test, tgt_batch),
+                      "weights": a.weights}))
+
+
+def cmd_predict(a):
+    torch.set_num_threads(a.threads)
+    model = CNNModel()
+    load_weights(model, a.weights)
+    x, y = load_mnistm(a.data, not a.no_cache)["test"]
+    n = min(a.n, x.shape[0])
+    logp = predict_logp(model, x[:n], tgt_batch)
+    out = {"weights": a.weights, "dataset": "mnist-m test", "n": n,
+           "pred": logp.argmax(dim=1).tolist(), "label": y[:n].tolist(),
+           "logp": [[float(v) for v in row] for row in logp]}
+    with open(a.out, "w") as f:
+        json.dump(out, f)
+    acc = sum(int(p == t) for p, t in zip(out["pred"], out["label"])) / max(1, n)
+    print(f"predict: {n} MNIST-M test images, accuracy {acc:.4f} -> {a.out}")
+
+
+def cmd_export_init(a):
+    model = new_model(a.seed)
+    save_weights(model, a.out, {"seed": a.seed, "init": "pytorch-default"})
+    print(f"export-init: seed {a.seed} -> {a.out} ({len(model.state_dict())} tensors)")
+
+
+def cmd_bench(a):
+    torch.set_num_threads(a.threads)
+    g = torch.Generator()
+    g.manual_seed(0)
+    model = new_model(0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    nll = nn.NLLLoss()
+
+    def rnd(shape):
+        return torch.randint(0, 256, shape, generator=g, dtype=torch.uint8)
+
+    xs = src_batch(rnd((BATCH, 1, IMAGE_SIZE, IMAGE_SIZE)))
+    xt = tgt_batch(rnd((BATCH, 3, IMAGE_SIZE, IMAGE_SIZE)))
+    ys = torch.randint(0, 10, (BATCH,), generator=g)
+    model.train()
+    times = []
+    for k in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        train_step(model, opt, "dann", xs, ys, xt, None, 0.5, nll)
+        if k >= a.warmup:
+            times.append(time.perf_counter() - t0)
+
+    eval_ips = {}
+    for B in (256, 128):
+        xe = tgt_batch(rnd((B, 3, IMAGE_SIZE, IMAGE_SIZE)))
+        model.eval()
+        reps = max(1, a.steps)
+        with torch.no_grad():
+            for _ in range(a.warmup):
+                model.classify(xe)
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                model.classify(xe)
+            eval_ips[B] = B * reps / (time.perf_counter() - t0)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    res = {
+        "train_step_s": statistics.median(times),
+        "train_step_min_s": min(times),
+        "train_step_max_s": max(times),
+        "eval_images_per_s": eval_ips[256],
+        "eval_images_per_s_b128": eval_ips[128],
+        "peak_rss_mb": rss,
+        "threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "steps": a.steps,
+        "warmup": a.warmup,
+    }
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print(f"dann_torch bench (py3, torch {torch.__version__}, {res['threads']} threads)")
+        print(f"  train step 128+128   median {res['train_step_s'] * 1e3:8.1f} ms   "
+              f"min {res['train_step_min_s'] * 1e3:8.1f} ms   max {res['train_step_max_s'] * 1e3:8.1f} ms"
+              f"   ({a.steps} steps after {a.warmup} warm-up)")
+        print(f"  eval batch 256       {eval_ips[256]:10.0f} images/s")
+        print(f"  eval batch 128       {eval_ips[128]:10.0f} images/s")
+        print(f"  peak RSS             {rss:10.1f} MiB")
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="dann_torch.py",
+                                 description="PyTorch twin of `dann` (fungtion/DANN_py3).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def common_data(p):
+        p.add_argument("--data", default="/work/shared/data",
+                       help="folder holding mnist/ and mnist_m/ (default %(default)s)")
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--no-cache", action="store_true",
+                       help="do not read or write the decoded MNIST-M cache under /tmp")
+
+    p = sub.add_parser("train", help="train the py3 model (one metrics line per epoch)")
+    common_data(p)
+    p.add_argument("--mode", choices=("dann", "source-only", "target-only"), default="dann")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True, help="run folder; metrics.jsonl is appended there")
+    p.add_argument("--max-steps", type=int, default=0,
+                   help="cap the steps of every epoch (p then runs over the capped length)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--save-weights", help="write the final state_dict (safetensors)")
+    p.add_argument("--init-weights", help="start from this state_dict (safetensors)")
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("bench", help="time a training step and eval throughput")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_bench)
+
+    p = sub.add_parser("export-init", help="write a freshly initialised state_dict")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("out")
+    p.set_defaults(fn=cmd_export_init)
+
+    p = sub.add_parser("eval", help="source/target test accuracy of saved weights (JSON)")
+    common_data(p)
+    p.add_argument("--weights", required=True)
+    p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("predict", help="argmax predictions on the first N MNIST-M test images")
+    common_data(p)
+    p.add_argument("--weights", required=True)
+    p.add_argument("--n", type=int, default=256)
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_predict)
+
+    a = ap.parse_args(argv)
+    for name in ("threads", "epochs", "steps", "n"):
+        if getattr(a, name, 1) is not None and getattr(a, name, 1) < 1:
+            ap.error(f"--{name} must be at least 1")
+    for name in ("max_steps", "warmup"):
+        if getattr(a, name, 0) < 0:
+            ap.error(f"--{name.replace('_', '-')} must not be negative")
+    try:
+        a.fn(a)
+    except ToolError as e:
+        print(f"dann_torch.py: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
