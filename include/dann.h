@@ -65,9 +65,9 @@ float *dann_model_params(dann_model *m, size_t *n);
 float *dann_model_state(dann_model *m, size_t *n);
 
 /* Named tensors of the model, in PyTorch state_dict() order and naming. kind 0 = parameter
- * (offset into params), 1 = BatchNorm state (offset into state), 2 = num_batches_tracked
- * (offset unused: the value is dann_model_bn_updates). Returns the number of tensors; fills
- * the i-th entry's fields when i is in range. */
+ * (offset into params), 1 = BatchNorm running statistic (offset into state), 2 = a BatchNorm
+ * layer's num_batches_tracked (an int64 counter, read with dann_model_bn_count). Returns the
+ * number of tensors; fills *info for index i when i is in range and info is not NULL. */
 typedef struct {
     const char *name;
     int kind;
@@ -76,8 +76,10 @@ typedef struct {
     size_t offset, numel;
 } dann_tensor_info;
 int dann_model_tensors(const dann_model *m, int i, dann_tensor_info *info);
-int64_t dann_model_bn_updates(const dann_model *m);
-void dann_model_set_bn_updates(dann_model *m, int64_t n);
+/* The num_batches_tracked counter of tensor i (kind 2): how many training-mode forwards have
+ * updated that BatchNorm layer's running statistics. */
+int64_t dann_model_bn_count(const dann_model *m, int i);
+void dann_model_set_bn_count(dann_model *m, int i, int64_t count);
 
 /* Eval-mode forward (running BatchNorm statistics, no dropout): class log-probabilities
  * logp (B, n_classes) for images x (B, C, H, W). Any B >= 0; large B is processed in chunks. */
@@ -94,18 +96,20 @@ typedef enum {
 
 typedef enum { DANN_OPT_ADAM = 0, DANN_OPT_SGD } dann_optimizer;
 
+/* Hyper-parameters are doubles, as Python floats are in torch.optim: the same decimal values
+ * then round to the same float32 scalars inside the update. */
 typedef struct {
     dann_mode mode;
     dann_optimizer optimizer;
-    float lr;             /* base learning rate */
-    float beta1, beta2;   /* Adam */
-    float eps;            /* Adam, added outside the square root as in torch.optim.Adam */
-    float momentum;       /* SGD (torch formulation: buf = m*buf + g; p -= lr*buf) */
-    float weight_decay;   /* L2 added to the gradient, both optimizers */
-    int lr_schedule;      /* 0: constant; 1: mu_p = lr / (1 + lr_alpha*p)^lr_beta */
-    float lr_alpha, lr_beta;
-    float gamma;          /* lambda_p = 2/(1+exp(-gamma*p)) - 1 */
-    float lambda_max;     /* lambda_p is multiplied by this (1 in both presets) */
+    double lr;            /* base learning rate */
+    double beta1, beta2;  /* Adam */
+    double eps;           /* Adam, added outside the square root as in torch.optim.Adam */
+    double momentum;      /* SGD (torch formulation: buf = m*buf + g; p -= lr*buf) */
+    double weight_decay;  /* L2 added to the gradient, both optimizers */
+    int32_t lr_schedule;  /* 0: constant; 1: mu_p = lr / (1 + lr_alpha*p)^lr_beta */
+    double lr_alpha, lr_beta;
+    double gamma;         /* lambda_p = 2/(1+exp(-gamma*p)) - 1 */
+    double lambda_max;    /* lambda_p is multiplied by this (1 in both presets) */
 } dann_train_config;
 
 /* Fills cfg with a preset's hyper-parameters: "py3" (Adam 1e-3, constant lr) or "paper"
@@ -113,8 +117,8 @@ typedef struct {
 dann_status dann_train_config_preset(dann_train_config *cfg, const char *preset, dann_error *err);
 
 /* The schedules of DANN.md, p in [0, 1]. */
-float dann_lambda_schedule(double p, float gamma);
-float dann_lr_schedule(float lr0, double p, float alpha, float beta);
+float dann_lambda_schedule(double p, double gamma);
+float dann_lr_schedule(double lr0, double p, double alpha, double beta);
 
 typedef struct dann_trainer dann_trainer;
 

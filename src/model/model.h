@@ -61,7 +61,8 @@ typedef struct arch_ops {
                     dann_rng *rng);
     /* Backward of the last training forward of p, from p->dlogit_class (if heads has
      * HEAD_CLASS) and p->dlogit_domain (if HEAD_DOMAIN, reversed by -lambda at the GRL);
-     * accumulates into m->grad. need_dinput = 0 skips the first layer's input gradient. */
+     * accumulates into m->grad. The caller zeroes p->grads before filling the dlogits. The
+     * first layer's input gradient is never computed. */
     void (*backward)(dann_model *m, pass_t *p, const float *x, int heads, float lambda);
 } arch_ops;
 
@@ -72,7 +73,7 @@ struct dann_model {
     float *params;                 /* flat, tensor-table order */
     float *grad;                   /* same layout as params */
     float *state;                  /* BN running mean/var, tensor-table order */
-    int64_t bn_updates;            /* BN running-stat updates so far (torch num_batches_tracked) */
+    int64_t bn_count[MODEL_MAX_TENSORS]; /* per TENSOR_BN_COUNT entry: torch num_batches_tracked */
     float *scratch;                /* shared im2col scratch */
     pass_t pass[2];                /* [0] source (and eval), [1] target */
     /* Per tensor-table entry: its data (in params or state) and, for parameters, its gradient

@@ -1,0 +1,81 @@
+/* batchnorm.c - batch normalisation as torch.nn.BatchNorm2d (S = H*W) / BatchNorm1d (S = 1).
+ * inp, out (B,C,S); statistics per channel over the B*S values.
+ *
+ * Training mode normalises with the batch mean and the BIASED variance (divide by n), but updates
+ * the running variance with the UNBIASED one (divide by n-1), exactly as torch does:
+ *   run_mean = (1-momentum)*run_mean + momentum*mean
+ *   run_var  = (1-momentum)*run_var  + momentum*var*n/(n-1)
+ * Sums are accumulated in double, as torch's CPU kernel does (acc_type<float> is double there).
+ * eps sits inside the square root: rstd = 1/sqrt(var + eps). */
+#include <math.h>
+#include "layers/layers.h"
+
+void batchnorm_forward(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                       const float *inp, const float *gamma, const float *beta,
+                       int B, int C, int S, int training, float momentum, float eps) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        float mu, rs;
+        if (training) {
+            const double n = (double)B * S;
+            double sum = 0.0, sq = 0.0;
+            for (int b = 0; b < B; b++) {
+                const float *x = inp + ((size_t)b * C + c) * S;
+                for (int s = 0; s < S; s++) sum += x[s];
+            }
+            double m = sum / n;
+            for (int b = 0; b < B; b++) {
+                const float *x = inp + ((size_t)b * C + c) * S;
+                for (int s = 0; s < S; s++) sq += (x[s] - m) * (x[s] - m);
+            }
+            double var = sq / n;
+            mu = (float)m;
+            rs = (float)(1.0 / sqrt(var + eps));
+            run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * (float)m;
+            float unbiased = n > 1 ? (float)(sq / (n - 1)) : (float)var;
+            run_var[c] = (1.0f - momentum) * run_var[c] + momentum * unbiased;
+        } else {
+            mu = run_mean[c];
+            rs = (float)(1.0 / sqrt((double)run_var[c] + eps));
+        }
+        mean[c] = mu;
+        rstd[c] = rs;
+        const float scale = rs * gamma[c], shift = beta[c];
+        for (int b = 0; b < B; b++) {
+            const float *x = inp + ((size_t)b * C + c) * S;
+            float *y = out + ((size_t)b * C + c) * S;
+            for (int s = 0; s < S; s++) y[s] = (x[s] - mu) * scale + shift;
+        }
+    }
+}
+
+// dinp = gamma*rstd * (dout - mean(dout) - xhat*mean(dout*xhat)), per channel (training mode).
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *inp, const float *mean, const float *rstd,
+                        const float *gamma, int B, int C, int S) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const double n = (double)B * S;
+        const float mu = mean[c], rs = rstd[c];
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int b = 0; b < B; b++) {
+            const float *x = inp + ((size_t)b * C + c) * S;
+            const float *dy = dout + ((size_t)b * C + c) * S;
+            for (int s = 0; s < S; s++) {
+                sum_dy += dy[s];
+                sum_dy_xhat += dy[s] * ((x[s] - mu) * rs);
+            }
+        }
+        dbeta[c] += (float)sum_dy;
+        dgamma[c] += (float)sum_dy_xhat;
+        if (!dinp) continue;
+        const float k = gamma[c] * rs;
+        const float mdy = (float)(sum_dy / n), mdyx = (float)(sum_dy_xhat / n);
+        for (int b = 0; b < B; b++) {
+            const float *x = inp + ((size_t)b * C + c) * S;
+            const float *dy = dout + ((size_t)b * C + c) * S;
+            float *dx = dinp + ((size_t)b * C + c) * S;
+            for (int s = 0; s < S; s++) dx[s] += k * (dy[s] - mdy - (x[s] - mu) * rs * mdyx);
+        }
+    }
+}

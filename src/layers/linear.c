@@ -1,0 +1,21 @@
+/* linear.c - fully connected layer, torch.nn.Linear: out = inp @ w^T + b.
+ * inp (B,IN)  w (OUT,IN)  b (OUT)  out (B,OUT). Products go through the gemm seam. */
+#include "layers/layers.h"
+
+void linear_forward(float *out, const float *inp, const float *w, const float *b,
+                    int B, int IN, int OUT) {
+    gemm(0, 1, B, OUT, IN, 1.0f, inp, IN, w, IN, 0.0f, out, OUT);
+    for (int i = 0; i < B; i++)
+        for (int o = 0; o < OUT; o++) out[(size_t)i * OUT + o] += b[o];
+}
+
+void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, int B, int IN, int OUT) {
+    if (dinp) gemm(0, 0, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, dinp, IN);
+    gemm(1, 0, OUT, IN, B, 1.0f, dout, OUT, inp, IN, 1.0f, dw, IN);
+    for (int o = 0; o < OUT; o++) {
+        double s = 0.0;
+        for (int i = 0; i < B; i++) s += dout[(size_t)i * OUT + o];
+        db[o] += (float)s;
+    }
+}

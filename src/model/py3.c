@@ -1,0 +1,229 @@
+/* py3.c - the network of fungtion/DANN_py3 (preset "py3"), input 3x28x28:
+ *   feature: conv1 3->64 k5 -> bn1 -> maxpool2 -> relu -> conv2 64->50 k5 -> bn2 -> dropout2d ->
+ *            maxpool2 -> relu -> flatten (800)
+ *   class:   fc1 800->100 -> bn -> relu -> dropout -> fc2 100->100 -> bn -> relu -> fc3 100->10
+ *            -> logsoftmax
+ *   domain:  GRL -> fc1 800->100 -> bn -> relu -> fc2 100->2 -> logsoftmax
+ * (the reference's c_drop1 is nn.Dropout2d applied to a (B,100) tensor, which torch 1.13 treats
+ *  element-wise: the same as Dropout.) Forward calls the kernels in order, backward in reverse. */
+#include <string.h>
+#include "layers/layers.h"
+#include "model/model.h"
+
+// Tensor table, in the reference's state_dict() order: its names are the interchange names.
+enum {
+    F_CONV1_W, F_CONV1_B, F_BN1_W, F_BN1_B, F_BN1_RM, F_BN1_RV, F_BN1_N,
+    F_CONV2_W, F_CONV2_B, F_BN2_W, F_BN2_B, F_BN2_RM, F_BN2_RV, F_BN2_N,
+    C_FC1_W, C_FC1_B, C_BN1_W, C_BN1_B, C_BN1_RM, C_BN1_RV, C_BN1_N,
+    C_FC2_W, C_FC2_B, C_BN2_W, C_BN2_B, C_BN2_RM, C_BN2_RV, C_BN2_N,
+    C_FC3_W, C_FC3_B,
+    D_FC1_W, D_FC1_B, D_BN1_W, D_BN1_B, D_BN1_RM, D_BN1_RV, D_BN1_N,
+    D_FC2_W, D_FC2_B, N_TENSORS
+};
+
+#define P TENSOR_PARAM
+#define S TENSOR_STATE
+#define BN_TENSORS(prefix, C)                                                        \
+    {prefix ".weight", P, 1, {C}, INIT_ONE, 0}, {prefix ".bias", P, 1, {C}, INIT_ZERO, 0},  \
+    {prefix ".running_mean", S, 1, {C}, INIT_ZERO, 0},                               \
+    {prefix ".running_var", S, 1, {C}, INIT_ONE, 0},                                 \
+    {prefix ".num_batches_tracked", TENSOR_BN_COUNT, 0, {0}, INIT_ZERO, 0}
+
+static const tensor_spec py3_tensors[N_TENSORS] = {
+    {"feature.f_conv1.weight", P, 4, {64, 3, 5, 5}, INIT_KAIMING, 75},
+    {"feature.f_conv1.bias", P, 1, {64}, INIT_FANIN, 75},
+    BN_TENSORS("feature.f_bn1", 64),
+    {"feature.f_conv2.weight", P, 4, {50, 64, 5, 5}, INIT_KAIMING, 1600},
+    {"feature.f_conv2.bias", P, 1, {50}, INIT_FANIN, 1600},
+    BN_TENSORS("feature.f_bn2", 50),
+    {"class_classifier.c_fc1.weight", P, 2, {100, 800}, INIT_KAIMING, 800},
+    {"class_classifier.c_fc1.bias", P, 1, {100}, INIT_FANIN, 800},
+    BN_TENSORS("class_classifier.c_bn1", 100),
+    {"class_classifier.c_fc2.weight", P, 2, {100, 100}, INIT_KAIMING, 100},
+    {"class_classifier.c_fc2.bias", P, 1, {100}, INIT_FANIN, 100},
+    BN_TENSORS("class_classifier.c_bn2", 100),
+    {"class_classifier.c_fc3.weight", P, 2, {10, 100}, INIT_KAIMING, 100},
+    {"class_classifier.c_fc3.bias", P, 1, {10}, INIT_FANIN, 100},
+    {"domain_classifier.d_fc1.weight", P, 2, {100, 800}, INIT_KAIMING, 800},
+    {"domain_classifier.d_fc1.bias", P, 1, {100}, INIT_FANIN, 800},
+    BN_TENSORS("domain_classifier.d_bn1", 100),
+    {"domain_classifier.d_fc2.weight", P, 2, {2, 100}, INIT_KAIMING, 100},
+    {"domain_classifier.d_fc2.bias", P, 1, {2}, INIT_FANIN, 100},
+};
+#undef P
+#undef S
+
+// Activation buffers of one pass: per-image floats plus a batch-independent part (BN stats).
+// The gradient buffer has the same layout; A_FEATREV's gradient holds the domain head's
+// feature gradient before the GRL scales it into A_FEAT's.
+enum {
+    A_C1, A_BN1, A_P1, A_R1, A_C2, A_BN2, A_D2, A_P2, A_FEAT, A_FEATREV,
+    A_CFC1, A_CBN1, A_CR1, A_CD1, A_CFC2, A_CBN2, A_CR2, A_CFC3, A_LOGPC,
+    A_DFC1, A_DBN1, A_DR1, A_DFC2, A_LOGPD,
+    A_MASK_F, A_MASK_C,
+    A_STATS, N_ACTS
+};
+static const size_t act_per_image[N_ACTS] = {
+    [A_C1] = 64 * 24 * 24, [A_BN1] = 64 * 24 * 24, [A_P1] = 64 * 12 * 12, [A_R1] = 64 * 12 * 12,
+    [A_C2] = 50 * 8 * 8, [A_BN2] = 50 * 8 * 8, [A_D2] = 50 * 8 * 8, [A_P2] = 800,
+    [A_FEAT] = 800, [A_FEATREV] = 800,
+    [A_CFC1] = 100, [A_CBN1] = 100, [A_CR1] = 100, [A_CD1] = 100, [A_CFC2] = 100,
+    [A_CBN2] = 100, [A_CR2] = 100, [A_CFC3] = 10, [A_LOGPC] = 10,
+    [A_DFC1] = 100, [A_DBN1] = 100, [A_DR1] = 100, [A_DFC2] = 2, [A_LOGPD] = 2,
+    [A_MASK_F] = 50, [A_MASK_C] = 100,
+};
+// Batch-independent floats in A_STATS: mean and rstd of each of the 5 BatchNorm layers.
+enum { ST_BN1 = 0, ST_BN2 = 2 * 64, ST_CBN1 = ST_BN2 + 2 * 50, ST_CBN2 = ST_CBN1 + 200,
+       ST_DBN1 = ST_CBN2 + 200, ST_END = ST_DBN1 + 200 };
+
+static size_t act_offset(int a, int B) {
+    size_t off = 0;
+    for (int i = 0; i < a; i++) off += act_per_image[i] * (size_t)B;
+    return off;
+}
+static size_t py3_acts_floats(int B) { return act_offset(A_STATS, B) + ST_END; }
+static size_t py3_idx_count(int B) { return (size_t)B * (64 * 12 * 12 + 800); }
+
+static conv_dims conv1_dims(int B) { return (conv_dims){B, 3, 28, 28, 64, 5}; }
+static conv_dims conv2_dims(int B) { return (conv_dims){B, 64, 12, 12, 50, 5}; }
+static size_t py3_scratch_floats(int B) {
+    conv_dims d1 = conv1_dims(B), d2 = conv2_dims(B);
+    size_t a = conv2d_scratch_floats(&d1), b = conv2d_scratch_floats(&d2);
+    return a > b ? a : b;
+}
+
+// Pointers to pass buffers for the batch capacity the pass was allocated with. Offsets depend on
+// that capacity only, so a smaller batch uses a prefix of each buffer.
+typedef struct { float *a[N_ACTS], *g[N_ACTS]; int32_t *idx1, *idx2; } py3_view;
+static py3_view view(pass_t *p, int cap) {
+    py3_view v;
+    for (int i = 0; i < N_ACTS; i++) {
+        v.a[i] = p->acts + act_offset(i, cap);
+        v.g[i] = p->grads + act_offset(i, cap);
+    }
+    v.idx1 = p->idx;
+    v.idx2 = p->idx + (size_t)cap * 64 * 12 * 12;
+    return v;
+}
+
+static void py3_bind(pass_t *p, int cap) {
+    py3_view v = view(p, cap);
+    p->logp_class = v.a[A_LOGPC];
+    p->logp_domain = v.a[A_LOGPD];
+    p->dlogit_class = v.g[A_CFC3];
+    p->dlogit_domain = v.g[A_DFC2];
+    p->n_masks = 2;
+    p->mask[0] = v.a[A_MASK_F];
+    p->mask_units[0] = 50;
+    p->mask[1] = v.a[A_MASK_C];
+    p->mask_units[1] = 100;
+}
+
+#define BN_MOMENTUM 0.1f
+#define BN_EPS 1e-5f
+
+static void py3_forward(dann_model *m, pass_t *p, const float *x, int B, int training,
+                        int heads, dann_rng *rng) {
+    DANN_ASSERT(B >= 1 && B <= m->max_batch);
+    py3_view v = view(p, m->max_batch);
+    float **t = m->t, **a = v.a, *st = a[A_STATS];
+    conv_dims d1 = conv1_dims(B), d2 = conv2_dims(B);
+    const size_t nB = (size_t)B;
+    p->B = B;
+    p->heads = heads;
+    if (training && !p->masks_given) {
+        dropout_draw(p->mask[0], nB * 50, 0.5f, rng);
+        if (heads & HEAD_CLASS) dropout_draw(p->mask[1], nB * 100, 0.5f, rng);
+    }
+    // feature extractor
+    conv2d_forward(a[A_C1], x, t[F_CONV1_W], t[F_CONV1_B], &d1, m->scratch);
+    batchnorm_forward(a[A_BN1], st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_RM], t[F_BN1_RV], a[A_C1],
+                      t[F_BN1_W], t[F_BN1_B], B, 64, 24 * 24, training, BN_MOMENTUM, BN_EPS);
+    maxpool2_forward(a[A_P1], v.idx1, a[A_BN1], B, 64, 24, 24);
+    relu_forward(a[A_R1], a[A_P1], nB * 64 * 12 * 12);
+    conv2d_forward(a[A_C2], a[A_R1], t[F_CONV2_W], t[F_CONV2_B], &d2, m->scratch);
+    batchnorm_forward(a[A_BN2], st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_RM], t[F_BN2_RV], a[A_C2],
+                      t[F_BN2_W], t[F_BN2_B], B, 50, 8 * 8, training, BN_MOMENTUM, BN_EPS);
+    if (training) dropout_forward(a[A_D2], a[A_BN2], p->mask[0], nB * 50, 64);
+    maxpool2_forward(a[A_P2], v.idx2, training ? a[A_D2] : a[A_BN2], B, 50, 8, 8);
+    relu_forward(a[A_FEAT], a[A_P2], nB * 800);
+    if (training) m->bn_count[F_BN1_N]++, m->bn_count[F_BN2_N]++;
+    // class head
+    if (heads & HEAD_CLASS) {
+        linear_forward(a[A_CFC1], a[A_FEAT], t[C_FC1_W], t[C_FC1_B], B, 800, 100);
+        batchnorm_forward(a[A_CBN1], st + ST_CBN1, st + ST_CBN1 + 100, t[C_BN1_RM], t[C_BN1_RV],
+                          a[A_CFC1], t[C_BN1_W], t[C_BN1_B], B, 100, 1, training, BN_MOMENTUM, BN_EPS);
+        relu_forward(a[A_CR1], a[A_CBN1], nB * 100);
+        if (training) dropout_forward(a[A_CD1], a[A_CR1], p->mask[1], nB * 100, 1);
+        linear_forward(a[A_CFC2], training ? a[A_CD1] : a[A_CR1], t[C_FC2_W], t[C_FC2_B], B, 100, 100);
+        batchnorm_forward(a[A_CBN2], st + ST_CBN2, st + ST_CBN2 + 100, t[C_BN2_RM], t[C_BN2_RV],
+                          a[A_CFC2], t[C_BN2_W], t[C_BN2_B], B, 100, 1, training, BN_MOMENTUM, BN_EPS);
+        relu_forward(a[A_CR2], a[A_CBN2], nB * 100);
+        linear_forward(a[A_CFC3], a[A_CR2], t[C_FC3_W], t[C_FC3_B], B, 100, 10);
+        logsoftmax_forward(a[A_LOGPC], a[A_CFC3], B, 10);
+        if (training) m->bn_count[C_BN1_N]++, m->bn_count[C_BN2_N]++;
+    }
+    // domain head (the GRL is the identity going forward: it reads the features directly)
+    if (heads & HEAD_DOMAIN) {
+        linear_forward(a[A_DFC1], a[A_FEAT], t[D_FC1_W], t[D_FC1_B], B, 800, 100);
+        batchnorm_forward(a[A_DBN1], st + ST_DBN1, st + ST_DBN1 + 100, t[D_BN1_RM], t[D_BN1_RV],
+                          a[A_DFC1], t[D_BN1_W], t[D_BN1_B], B, 100, 1, training, BN_MOMENTUM, BN_EPS);
+        relu_forward(a[A_DR1], a[A_DBN1], nB * 100);
+        linear_forward(a[A_DFC2], a[A_DR1], t[D_FC2_W], t[D_FC2_B], B, 100, 2);
+        logsoftmax_forward(a[A_LOGPD], a[A_DFC2], B, 2);
+        if (training) m->bn_count[D_BN1_N]++;
+    }
+}
+
+static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, float lambda) {
+    py3_view v = view(p, m->max_batch);
+    float **t = m->t, **g = m->g, **a = v.a, **da = v.g, *st = a[A_STATS];
+    const int B = p->B;
+    const size_t nB = (size_t)B;
+    conv_dims d1 = conv1_dims(B), d2 = conv2_dims(B);
+    DANN_ASSERT((heads & p->heads) == heads);
+    if (heads & HEAD_DOMAIN) {
+        linear_backward(da[A_DR1], g[D_FC2_W], g[D_FC2_B], da[A_DFC2], a[A_DR1], t[D_FC2_W], B, 100, 2);
+        relu_backward(da[A_DBN1], da[A_DR1], a[A_DR1], nB * 100);
+        batchnorm_backward(da[A_DFC1], g[D_BN1_W], g[D_BN1_B], da[A_DBN1], a[A_DFC1], st + ST_DBN1,
+                           st + ST_DBN1 + 100, t[D_BN1_W], B, 100, 1);
+        linear_backward(da[A_FEATREV], g[D_FC1_W], g[D_FC1_B], da[A_DFC1], a[A_FEAT], t[D_FC1_W], B, 800, 100);
+        grl_backward(da[A_FEAT], da[A_FEATREV], nB * 800, lambda);
+    }
+    if (heads & HEAD_CLASS) {
+        linear_backward(da[A_CR2], g[C_FC3_W], g[C_FC3_B], da[A_CFC3], a[A_CR2], t[C_FC3_W], B, 100, 10);
+        relu_backward(da[A_CBN2], da[A_CR2], a[A_CR2], nB * 100);
+        batchnorm_backward(da[A_CFC2], g[C_BN2_W], g[C_BN2_B], da[A_CBN2], a[A_CFC2], st + ST_CBN2,
+                           st + ST_CBN2 + 100, t[C_BN2_W], B, 100, 1);
+        linear_backward(da[A_CD1], g[C_FC2_W], g[C_FC2_B], da[A_CFC2], a[A_CD1], t[C_FC2_W], B, 100, 100);
+        dropout_backward(da[A_CR1], da[A_CD1], p->mask[1], nB * 100, 1);
+        relu_backward(da[A_CBN1], da[A_CR1], a[A_CR1], nB * 100);
+        batchnorm_backward(da[A_CFC1], g[C_BN1_W], g[C_BN1_B], da[A_CBN1], a[A_CFC1], st + ST_CBN1,
+                           st + ST_CBN1 + 100, t[C_BN1_W], B, 100, 1);
+        linear_backward(da[A_FEAT], g[C_FC1_W], g[C_FC1_B], da[A_CFC1], a[A_FEAT], t[C_FC1_W], B, 800, 100);
+    }
+    relu_backward(da[A_P2], da[A_FEAT], a[A_FEAT], nB * 800);
+    maxpool2_backward(da[A_D2], da[A_P2], v.idx2, B, 50, 8, 8);
+    dropout_backward(da[A_BN2], da[A_D2], p->mask[0], nB * 50, 64);
+    batchnorm_backward(da[A_C2], g[F_BN2_W], g[F_BN2_B], da[A_BN2], a[A_C2], st + ST_BN2,
+                       st + ST_BN2 + 50, t[F_BN2_W], B, 50, 64);
+    conv2d_backward(da[A_R1], g[F_CONV2_W], g[F_CONV2_B], da[A_C2], a[A_R1], t[F_CONV2_W], &d2, m->scratch);
+    relu_backward(da[A_P1], da[A_R1], a[A_R1], nB * 64 * 12 * 12);
+    maxpool2_backward(da[A_BN1], da[A_P1], v.idx1, B, 64, 24, 24);
+    batchnorm_backward(da[A_C1], g[F_BN1_W], g[F_BN1_B], da[A_BN1], a[A_C1], st + ST_BN1,
+                       st + ST_BN1 + 64, t[F_BN1_W], B, 64, 576);
+    conv2d_backward(NULL, g[F_CONV1_W], g[F_CONV1_B], da[A_C1], x, t[F_CONV1_W], &d1, m->scratch);
+}
+
+const arch_ops arch_py3 = {
+    .name = "py3",
+    .in_c = 3, .in_h = 28, .in_w = 28, .n_classes = 10,
+    .tensors = py3_tensors,
+    .n_tensors = N_TENSORS,
+    .acts_floats = py3_acts_floats,
+    .idx_count = py3_idx_count,
+    .scratch_floats = py3_scratch_floats,
+    .bind = py3_bind,
+    .forward = py3_forward,
+    .backward = py3_backward,
+};
