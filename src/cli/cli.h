@@ -1,0 +1,15 @@
+/* cli.h - the subcommands of the `dann` program. Each takes the arguments after its name
+ * (argv[0] is the subcommand) and returns the process exit status: 0 on success, 1 on a
+ * runtime error (a message "dann <cmd>: <file>: <problem>" on stderr), 2 on a usage error. */
+#ifndef DANN_CLI_H
+#define DANN_CLI_H
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,45 @@
+/* main.c - the `dann` command-line tool: dispatches to one subcommand per file in src/cli/. */
+#include <stdio.h>
+#include <string.h>
+#include "dann.h"
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"demo", cmd_demo, "train source-only and DANN on the embedded sample and compare"},
+    {"train", cmd_train, "train a model (DANN, source-only or target-only)"},
+    {"eval", cmd_eval, "accuracy, per-class accuracy and confusion matrix of a checkpoint"},
+    {"predict", cmd_predict, "label and probabilities for image files"},
+    {"export", cmd_export, "write a checkpoint's weights as PyTorch-compatible safetensors"},
+    {"import", cmd_import, "make a checkpoint from safetensors weights (PyTorch state_dict names)"},
+    {"bench", cmd_bench, "time training steps, evaluation and memory"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: dann <command> [options]   (dann <command> --help for its options)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("dann %s\n", DANN_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "dann: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
