@@ -11,13 +11,15 @@
  *   mnist:DIR        MNIST IDX files in DIR (train-images-idx3-ubyte[.gz], ... t10k-...)
  *   mnistm:PATH      MNIST-M: PATH is the unpacked folder (holding mnist_m_train/,
  *                    mnist_m_test/ and the two label files) or the mnist_m.tar.gz archive
- *   folder:DIR       labelled images DIR/<class>/*.png; classes are the sorted sub-folder names
- *   images:DIR       unlabelled images DIR/*.png (labels -1)
- * split: DATA_TRAIN or DATA_TEST (for folder:/images: forms, DATA_TEST reads DIR/../test form
- * is not assumed: both splits read DIR; the CLI offers separate test specs). */
+ *   folder:DIR       labelled images DIR/<class>/NAME.png; classes are the sorted sub-folder names
+ *   images:DIR       unlabelled images DIR/NAME.png (labels -1)
+ * split: DATA_TRAIN or DATA_TEST picks train-* / t10k-* (mnist:) and mnist_m_train / _test
+ * (mnistm:); folder: and images: read DIR for both splits (the CLI takes a separate test spec).
+ * mnistm:PATH also accepts a folder holding mnist_m/ or mnist_m.tar.gz. */
 #ifndef DANN_DATA_H
 #define DANN_DATA_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "core/core.h"
 
@@ -33,7 +35,9 @@ typedef struct {
 } dataset;
 
 /* Loads `spec` (see above) resized to h x w. Sets the default normalisation of the kind
- * (MNIST 0.1307/0.3081, MNIST-M 0.5/0.5, folders 0.5/0.5). Every error names the file. */
+ * (MNIST 0.1307/0.3081, MNIST-M 0.5/0.5, folders 0.5/0.5). Every error names the file.
+ * Stored channels: MNIST 1, MNIST-M 3, folders 1 only when every image is grey, else 3.
+ * On error *ds is left empty (dataset_free is harmless on it). */
 dann_status dataset_load(dataset *ds, const char *spec, int split, int h, int w, dann_error *err);
 void dataset_free(dataset *ds);
 
@@ -42,7 +46,9 @@ void dataset_free(dataset *ds);
 void dataset_gather(float *x, int32_t *y, const dataset *ds, const int32_t *idx, int B, int out_c);
 
 /* Individual readers, also used by the tests and the fuzz targets. */
-/* MNIST IDX (big-endian, plain or gzip): images magic 0x803 (n, rows, cols), labels 0x801. */
+/* MNIST IDX (big-endian, plain or gzip): images magic 0x803 (n, rows, cols), labels 0x801.
+ * Rejects empty, truncated or over-long files, zero counts and (when n_classes > 0) labels
+ * >= n_classes. The caller frees *pix / *y. */
 dann_status idx_read_images(const char *path, uint8_t **pix, int *n, int *rows, int *cols,
                             dann_error *err);
 dann_status idx_read_labels(const char *path, int32_t **y, int *n, int n_classes, dann_error *err);
@@ -52,7 +58,12 @@ dann_status png_decode(const uint8_t *buf, size_t len, const char *name, uint8_t
                        int *c, int *h, int *w, dann_error *err);
 /* PIL's Image.resize((ow, oh), BILINEAR) on uint8 planes (c, h, w) -> (c, oh, ow): a
  * separable triangle filter whose support widens by the scale when shrinking (antialias), with
- * PIL's fixed-point rounding, so the bytes equal PIL's. */
+ * PIL's fixed-point rounding, so the bytes equal PIL's. resize_bilinear_pil allocates its
+ * scratch (and aborts if it cannot); resize_bilinear_pil_ws runs on caller scratch of at least
+ * resize_scratch_bytes(oh, ow, c, h, w) bytes, aligned as malloc's. */
 void resize_bilinear_pil(uint8_t *out, int oh, int ow, const uint8_t *inp, int c, int h, int w);
+size_t resize_scratch_bytes(int oh, int ow, int c, int h, int w);
+void resize_bilinear_pil_ws(uint8_t *out, int oh, int ow, const uint8_t *inp, int c, int h,
+                            int w, void *scratch);
 
 #endif

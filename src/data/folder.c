@@ -1,0 +1,156 @@
+/* folder.c - image folders: folder:DIR (labelled, torchvision ImageFolder's layout) and
+ * images:DIR (unlabelled).
+ *
+ *   folder:DIR   DIR/<class>/NAME.png; classes are the sub-folder names in sorted (byte) order,
+ *                label = the class's rank, n_classes = their count
+ *   images:DIR   DIR/NAME.png, labels -1, n_classes 0
+ * Files are taken in sorted name order (".png" in any letter case; names starting with '.'
+ * are ignored), decoded, resized to h x w with PIL's bilinear filter, and kept as 1-channel
+ * grey only when every image is grey; otherwise all are RGB (grey repeated, as PIL's
+ * convert("RGB") does). Images may differ in size: each is resized on its own. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include "data/load.h"
+
+typedef struct {
+    char **v;
+    int n, cap;
+} name_list;
+
+static void names_free(name_list *L) {
+    for (int i = 0; i < L->n; i++) free(L->v[i]);
+    free(L->v);
+    memset(L, 0, sizeof *L);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_png_name(const char *s) {
+    size_t n = strlen(s);
+    return n > 4 && strcasecmp(s + n - 4, ".png") == 0;
+}
+
+/* The entries of dir that are sub-folders (want_dirs) or regular .png files, sorted. */
+static dann_status list_dir(name_list *L, const char *dir, int want_dirs, dann_error *err) {
+    char path[4096];
+    struct dirent *d;
+    struct stat sb;
+    memset(L, 0, sizeof *L);
+    DIR *D = opendir(dir);
+    if (!D) return dann_fail(err, DANN_ERR_IO, "%s: cannot open folder: %s", dir, strerror(errno));
+    while ((d = readdir(D))) {
+        if (d->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, d->d_name);
+        if (stat(path, &sb) != 0) continue;
+        if (want_dirs ? !S_ISDIR(sb.st_mode) : !(S_ISREG(sb.st_mode) && is_png_name(d->d_name)))
+            continue;
+        if (L->n == L->cap) {
+            int cap = L->cap ? 2 * L->cap : 64;
+            char **v = realloc(L->v, (size_t)cap * sizeof *v);
+            if (!v) goto nomem;
+            L->v = v;
+            L->cap = cap;
+        }
+        if (!(L->v[L->n] = strdup(d->d_name))) goto nomem;
+        L->n++;
+    }
+    closedir(D);
+    qsort(L->v, (size_t)L->n, sizeof *L->v, cmp_str);
+    return DANN_OK;
+nomem:
+    closedir(D);
+    names_free(L);
+    return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory listing the folder", dir);
+}
+
+/* Appends the PNGs of dir with label `label` to ds (stored as 3-channel slots of h x w;
+ * grey[] records which ones were grey). */
+static dann_status add_images(dataset *ds, uint8_t **grey, int *cap, const char *dir, int label,
+                              int h, int w, data_scratch *scratch, dann_error *err) {
+    name_list files;
+    char path[4096];
+    size_t slot = (size_t)3 * h * w, len;
+    uint8_t *buf;
+    int c, ih, iw;
+    dann_status st = list_dir(&files, dir, 0, err);
+    if (st) return st;
+    if (files.n == 0) {
+        names_free(&files);
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: no .png files", dir);
+    }
+    for (int i = 0; i < files.n; i++) {
+        if (ds->n == *cap) {
+            int ncap = *cap ? 2 * *cap : 256;
+            uint8_t *pix = realloc(ds->pix, (size_t)ncap * slot), *g;
+            if (pix) ds->pix = pix;
+            int32_t *y = realloc(ds->y, (size_t)ncap * sizeof *y);
+            if (y) ds->y = y;
+            if ((g = realloc(*grey, (size_t)ncap))) *grey = g;
+            if (!pix || !y || !g) {
+                st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory for %d images", dir, ncap);
+                break;
+            }
+            *cap = ncap;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, files.v[i]);
+        if ((st = read_file(path, &buf, &len, err))) break;
+        st = png_to_slot(ds->pix + (size_t)ds->n * slot, 3, h, w, buf, len, path, &c, &ih, &iw,
+                         scratch, err);
+        free(buf);
+        if (st) break;
+        (*grey)[ds->n] = c == 1;
+        ds->y[ds->n++] = label;
+    }
+    names_free(&files);
+    return st;
+}
+
+dann_status folder_load(dataset *ds, const char *dir, int labelled, int h, int w,
+                        dann_error *err) {
+    name_list classes = {0};
+    data_scratch scratch = {0};
+    uint8_t *grey = NULL;
+    char path[4096];
+    int cap = 0;
+    size_t hw = (size_t)h * w;
+    dann_status st;
+    if (labelled) {
+        if ((st = list_dir(&classes, dir, 1, err))) return st;
+        if (classes.n == 0) {
+            st = dann_fail(err, DANN_ERR_FORMAT, "%s: no class sub-folders (folder:DIR needs "
+                           "DIR/<class>/NAME.png)", dir);
+            goto done;
+        }
+        for (int k = 0; k < classes.n; k++) {
+            snprintf(path, sizeof path, "%s/%s", dir, classes.v[k]);
+            if ((st = add_images(ds, &grey, &cap, path, k, h, w, &scratch, err))) goto done;
+        }
+        ds->n_classes = classes.n;
+    } else {
+        if ((st = add_images(ds, &grey, &cap, dir, -1, h, w, &scratch, err))) goto done;
+        ds->n_classes = 0;
+    }
+    int all_grey = 1;
+    for (int i = 0; i < ds->n; i++) all_grey &= grey[i];
+    if (all_grey) {  // keep one plane per image (the three are equal)
+        for (int i = 0; i < ds->n; i++)
+            memmove(ds->pix + (size_t)i * hw, ds->pix + (size_t)i * 3 * hw, hw);
+        uint8_t *pix = realloc(ds->pix, (size_t)ds->n * hw);
+        if (pix) ds->pix = pix;
+    }
+    ds->c = all_grey ? 1 : 3;
+    ds->h = h;
+    ds->w = w;
+done:
+    names_free(&classes);
+    data_scratch_free(&scratch);
+    free(grey);
+    return st;
+}

@@ -1,0 +1,174 @@
+/* idx.c - MNIST's IDX files, plain or gzipped (zlib's gzread reads both transparently).
+ *
+ * Layout (big-endian): images magic 0x00000803, n, rows, cols, then n*rows*cols uint8;
+ * labels magic 0x00000801, n, then n uint8. Every file is checked for its magic, non-zero
+ * sizes, its full payload (truncation) and nothing after it (trailing bytes); labels for
+ * their range. The payload buffer grows as bytes arrive, so a header that claims a huge count
+ * costs memory only for the bytes the file really holds. Messages start with the file's path,
+ * e.g. "train-images-idx3-ubyte.gz: truncated: expected 47040000
+ * pixel bytes, got 1234". */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "data/data.h"
+
+#define IDX_MAGIC_IMAGES 0x00000803u
+#define IDX_MAGIC_LABELS 0x00000801u
+#define IDX_MAX_SIDE 4096
+#define IDX_FIRST_CHUNK ((size_t)1 << 24)
+
+static dann_status open_gz(const char *path, gzFile *gz, dann_error *err) {
+    errno = 0;
+    *gz = gzopen(path, "rb");
+    if (!*gz)
+        return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s", path,
+                         errno ? strerror(errno) : "out of memory");
+    gzbuffer(*gz, 1 << 17);
+    return DANN_OK;
+}
+
+/* Reads up to n bytes into dst, *got of them (fewer only at the end of the data). A gzip
+ * stream that stops early counts as the end of the data, so the caller reports truncation. */
+static dann_status read_some(gzFile gz, uint8_t *dst, size_t n, size_t *got, const char *path,
+                             dann_error *err) {
+    *got = 0;
+    while (*got < n) {
+        unsigned chunk = n - *got > (1u << 30) ? (1u << 30) : (unsigned)(n - *got);
+        int r = gzread(gz, dst + *got, chunk);
+        if (r < 0) {
+            int zerr;
+            const char *msg = gzerror(gz, &zerr);
+            if (zerr == Z_BUF_ERROR) break;
+            return dann_fail(err, zerr == Z_MEM_ERROR ? DANN_ERR_NOMEM : DANN_ERR_FORMAT,
+                             "%s: corrupt gzip data: %s", path, msg);
+        }
+        if (r == 0) break;
+        *got += (size_t)r;
+    }
+    return DANN_OK;
+}
+
+/* Reads a header of `nwords` big-endian uint32s. */
+static dann_status read_header(gzFile gz, uint32_t *words, int nwords, const char *name,
+                               const char *what, dann_error *err) {
+    uint8_t b[16];
+    size_t got;
+    dann_status st = read_some(gz, b, (size_t)nwords * 4, &got, name, err);
+    if (st) return st;
+    if (got == 0) return dann_fail(err, DANN_ERR_FORMAT, "%s: empty file", name);
+    if (got < (size_t)nwords * 4)
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: truncated %s header: %zu of %zu bytes", name,
+                         what, got, (size_t)nwords * 4);
+    for (int i = 0; i < nwords; i++)
+        words[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
+                   (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
+    return DANN_OK;
+}
+
+/* Reads exactly `want` payload bytes into a fresh buffer and checks nothing follows. */
+static dann_status read_payload(gzFile gz, size_t want, const char *what, const char *name,
+                                uint8_t **out, dann_error *err) {
+    size_t cap = want < IDX_FIRST_CHUNK ? want : IDX_FIRST_CHUNK, have = 0, r;
+    uint8_t *buf = malloc(cap), *grown;
+    dann_status st;
+    if (!buf) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory (%zu bytes)", name, cap);
+    for (;;) {
+        if ((st = read_some(gz, buf + have, cap - have, &r, name, err))) goto fail;
+        have += r;
+        if (have < cap || cap == want) break;
+        cap = cap > want / 2 ? want : 2 * cap;
+        if (!(grown = realloc(buf, cap))) {
+            st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory (%zu bytes)", name, cap);
+            goto fail;
+        }
+        buf = grown;
+    }
+    if (have < want) {
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: truncated: expected %zu %s bytes, got %zu", name,
+                  want, what, have);
+        goto fail;
+    }
+    uint8_t extra[64];
+    if ((st = read_some(gz, extra, sizeof extra, &r, name, err))) goto fail;
+    if (r > 0) {
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: trailing bytes after the %zu %s bytes", name, want,
+                  what);
+        goto fail;
+    }
+    *out = buf;
+    return DANN_OK;
+fail:
+    free(buf);
+    return st;
+}
+
+dann_status idx_read_images(const char *path, uint8_t **pix, int *n, int *rows, int *cols,
+                            dann_error *err) {
+    const char *name = path;
+    uint32_t hd[4];
+    gzFile gz;
+    dann_status st = open_gz(path, &gz, err);
+    *pix = NULL;
+    if (st) return st;
+    if ((st = read_header(gz, hd, 4, name, "image", err))) goto done;
+    if (hd[0] != IDX_MAGIC_IMAGES) {
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad magic 0x%08x (IDX images need 0x%08x)", name,
+                       hd[0], IDX_MAGIC_IMAGES);
+        goto done;
+    }
+    if (hd[1] == 0 || hd[1] > INT32_MAX) {
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad image count %u", name, hd[1]);
+        goto done;
+    }
+    if (hd[2] == 0 || hd[3] == 0 || hd[2] > IDX_MAX_SIDE || hd[3] > IDX_MAX_SIDE) {
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad image size %ux%u (1..%d each)", name, hd[2],
+                       hd[3], IDX_MAX_SIDE);
+        goto done;
+    }
+    if ((st = read_payload(gz, (size_t)hd[1] * hd[2] * hd[3], "pixel", name, pix, err))) goto done;
+    *n = (int)hd[1];
+    *rows = (int)hd[2];
+    *cols = (int)hd[3];
+done:
+    gzclose(gz);
+    return st;
+}
+
+dann_status idx_read_labels(const char *path, int32_t **y, int *n, int n_classes,
+                            dann_error *err) {
+    const char *name = path;
+    uint32_t hd[2];
+    uint8_t *raw = NULL;
+    gzFile gz;
+    dann_status st = open_gz(path, &gz, err);
+    *y = NULL;
+    if (st) return st;
+    if ((st = read_header(gz, hd, 2, name, "label", err))) goto done;
+    if (hd[0] != IDX_MAGIC_LABELS) {
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad magic 0x%08x (IDX labels need 0x%08x)", name,
+                       hd[0], IDX_MAGIC_LABELS);
+        goto done;
+    }
+    if (hd[1] == 0 || hd[1] > INT32_MAX) {
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad label count %u", name, hd[1]);
+        goto done;
+    }
+    if ((st = read_payload(gz, hd[1], "label", name, &raw, err))) goto done;
+    for (uint32_t i = 0; i < hd[1]; i++)
+        if (n_classes > 0 && raw[i] >= n_classes) {
+            st = dann_fail(err, DANN_ERR_FORMAT, "%s: label %u at index %u is out of range [0, %d)",
+                           name, raw[i], i, n_classes);
+            goto done;
+        }
+    if (!(*y = malloc(hd[1] * sizeof(int32_t)))) {
+        st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory (%u labels)", name, hd[1]);
+        goto done;
+    }
+    for (uint32_t i = 0; i < hd[1]; i++) (*y)[i] = raw[i];
+    *n = (int)hd[1];
+done:
+    free(raw);
+    gzclose(gz);
+    return st;
+}

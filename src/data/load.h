@@ -1,0 +1,32 @@
+/* load.h - private to src/data: the per-kind loaders behind dataset_load and the helpers they
+ * share (whole-file reads, PNG-to-dataset-slot conversion, growable scratch memory). */
+#ifndef DANN_DATA_LOAD_H
+#define DANN_DATA_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "data/data.h"
+
+/* Each fills ds->n, c, h, w, pix, y, n_classes (mean/std/name are set by dataset_load). */
+dann_status mnist_load(dataset *ds, const char *dir, int split, int h, int w, dann_error *err);
+dann_status mnistm_load(dataset *ds, const char *path, int split, int h, int w, dann_error *err);
+/* labelled: DIR/<class>/NAME.png; otherwise DIR/NAME.png with labels -1. */
+dann_status folder_load(dataset *ds, const char *dir, int labelled, int h, int w,
+                        dann_error *err);
+
+/* Reads a whole file into a fresh buffer (NUL-terminated, the NUL not counted in *len). */
+dann_status read_file(const char *path, uint8_t **buf, size_t *len, dann_error *err);
+
+/* Reusable scratch memory: data_scratch_get returns at least n bytes (NULL + err on failure). */
+typedef struct { void *p; size_t cap; } data_scratch;
+void *data_scratch_get(data_scratch *s, size_t n, dann_error *err);
+void data_scratch_free(data_scratch *s);
+
+/* Decodes the PNG in buf and resizes it (PIL bilinear) into dst (c_out, h, w); c_out is 3
+ * (grey is repeated) or 0 to keep the image's own channels, returned in *c. in_h/in_w get the
+ * PNG's size. `name` is used in messages. */
+dann_status png_to_slot(uint8_t *dst, int c_out, int h, int w, const uint8_t *buf, size_t len,
+                        const char *name, int *c, int *in_h, int *in_w, data_scratch *scratch,
+                        dann_error *err);
+
+#endif
