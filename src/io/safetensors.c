@@ -171,8 +171,13 @@ static dann_status parse_tensor(json_cur *c, st_tensor *t, int64_t off[2]) {
             if ((s = parse_string(c, &dt))) return s;
             int k = 0;
             while (k < 4 && strcmp(dt, g_dtype_names[k])) k++;
+            if (k == 4) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "unknown dtype \"%.40s\" (expected F32, I64, I32 or U8)", dt);
+                free(dt);
+                return jfail(c, msg);
+            }
             free(dt);
-            if (k == 4) return jfail(c, "unknown dtype (expected F32, I64, I32 or U8)");
             t->dtype = (st_dtype)k;
         } else if (bit == 2) {
             if ((s = parse_uint_array(c, t->shape, ST_MAX_DIMS, &t->ndim))) return s;
