@@ -20,9 +20,16 @@ ifeq ($(OPENMP),1)
   CFLAGS  += -fopenmp
   LDFLAGS += -fopenmp
 endif
+# OpenBLAS: the OpenMP build when OpenMP is on, so BLAS and our kernels share one thread pool
+# (the pthread build's threads would fight OpenMP's for the 2 cores); the pthread build otherwise.
 ifeq ($(BLAS),1)
-  CFLAGS  += -DDANN_USE_CBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread
-  LDLIBS  += -lopenblas
+  ifeq ($(OPENMP),1)
+    BLASDIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
+  else
+    BLASDIR := /usr/lib/x86_64-linux-gnu/openblas-pthread
+  endif
+  CFLAGS  += -DDANN_USE_CBLAS -I/usr/include/x86_64-linux-gnu/$(notdir $(BLASDIR))
+  LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas
 endif
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/model/*.c src/data/*.c src/io/*.c))

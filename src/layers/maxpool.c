@@ -1,6 +1,7 @@
 /* maxpool.c - max pooling 2x2 with stride 2 (floor), as torch.nn.MaxPool2d(2).
  * inp (B,C,H,W) -> out (B,C,H/2,W/2); argmax holds the winner's index in the (H,W) plane.
- * Ties keep the first element in row-major order (torch's CPU kernel updates on val > max). */
+ * Ties keep the first element in row-major order and NaN wins, as in torch's CPU kernel
+ * (which updates on `val > max || isnan(val)`). */
 #include "layers/layers.h"
 
 void maxpool2_forward(float *out, int32_t *argmax, const float *inp, int B, int C, int H, int W) {
@@ -10,19 +11,18 @@ void maxpool2_forward(float *out, int32_t *argmax, const float *inp, int B, int 
         const float *x = inp + (size_t)bc * H * W;
         float *y = out + (size_t)bc * OH * OW;
         int32_t *am = argmax + (size_t)bc * OH * OW;
-        for (int i = 0; i < OH; i++)
+        for (int i = 0; i < OH; i++) {
+            const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
             for (int j = 0; j < OW; j++) {
-                int best = (2 * i) * W + 2 * j;
-                float v = x[best];
-                const int cand[3] = {best + 1, best + W, best + W + 1};
-                for (int k = 0; k < 3; k++)
-                    if (x[cand[k]] > v || x[cand[k]] != x[cand[k]]) {
-                        v = x[cand[k]];
-                        best = cand[k];
-                    }
+                float v = r0[2 * j];
+                int32_t k = 2 * i * W + 2 * j;
+                if (r0[2 * j + 1] > v || r0[2 * j + 1] != r0[2 * j + 1]) v = r0[2 * j + 1], k = 2 * i * W + 2 * j + 1;
+                if (r1[2 * j] > v || r1[2 * j] != r1[2 * j]) v = r1[2 * j], k = (2 * i + 1) * W + 2 * j;
+                if (r1[2 * j + 1] > v || r1[2 * j + 1] != r1[2 * j + 1]) v = r1[2 * j + 1], k = (2 * i + 1) * W + 2 * j + 1;
                 y[i * OW + j] = v;
-                am[i * OW + j] = best;
+                am[i * OW + j] = k;
             }
+        }
     }
 }
 
