@@ -40,7 +40,11 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test clean fixtures
+.PHONY: all test clean fixtures deps demo
+
+# Debian packages needed to build and test (apt-get; uses sudo when not root).
+DEPS := build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev libarchive-dev libcairo2-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 all: $(BUILD)/libdann.a $(BUILD)/dann
 
 $(BUILD)/obj/%.o: %.c
@@ -64,6 +68,13 @@ test: $(BUILD)/test_dann $(BUILD)/dann
 # Regenerates the committed PyTorch fixtures (needs Debian's python3-torch).
 fixtures:
 	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
+
+deps:
+	@dpkg -s $(DEPS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEPS); }
+
+demo: $(BUILD)/dann
+	OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} $(BUILD)/dann demo
 
 clean:
 	rm -rf build build-san
