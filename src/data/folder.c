@@ -62,7 +62,7 @@ static dann_status list_dir(name_list *L, const char *dir, int want_dirs, dann_e
         L->n++;
     }
     closedir(D);
-    qsort(L->v, (size_t)L->n, sizeof *L->v, cmp_str);
+    if (L->n > 1) qsort(L->v, (size_t)L->n, sizeof *L->v, cmp_str);
     return DANN_OK;
 nomem:
     closedir(D);
