@@ -1,99 +1,147 @@
 /* conv2d.c - 2-D convolution, stride 1, no padding, with bias: torch.nn.Conv2d(C, OC, K).
  * (cross-correlation: out[b,oc,i,j] = b[oc] + sum_{c,ki,kj} w[oc,c,ki,kj] * inp[b,c,i+ki,j+kj])
  *
- * Implemented as one batched im2col + one sgemm per call, so the matrix product sees the whole
- * batch (N = B*OH*OW columns) and BLAS can use both cores:
- *   col  (C*K*K, B*OH*OW)   col[(c*K+ki)*K+kj][b*OH*OW + i*OW + j] = inp[b,c,i+ki,j+kj]
- *   outT (OC, B*OH*OW)      = w (OC, C*K*K) @ col
- * Backward recomputes col (cheaper than keeping it per layer), forms doutT, then
- *   dw += doutT @ col^T,  dcol = w^T @ doutT,  dinp += col2im(dcol). */
+ * im2col + sgemm on chunks of a few images, sized so a chunk's column matrix stays in cache:
+ *   col  (C*K*K, n*OH*OW)   col[(c*K+ki)*K+kj][b*OH*OW + i*OW + j] = inp[b,c,i+ki,j+kj]
+ *   outT (OC, n*OH*OW)      = w (OC, C*K*K) @ col, then scattered to (n, OC, OH, OW) + bias
+ * Backward, per chunk: doutT from dout, dw += doutT @ col^T, dcol = w^T @ doutT, dinp += col2im.
+ * Threads take whole chunks (each with its own scratch slot; BLAS runs single-threaded inside),
+ * and each thread sums its chunks' weight gradients into its own partial buffer; the partials
+ * are added in slot order at the end, so results are reproducible for a given slot count. */
 #include <string.h>
 #include "layers/layers.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-size_t conv2d_scratch_floats(const conv_dims *d) {
-    size_t OH = (size_t)(d->H - d->K + 1), OW = (size_t)(d->W - d->K + 1);
-    size_t N = (size_t)d->B * OH * OW;
-    return (size_t)d->C * d->K * d->K * N + (size_t)d->OC * N;
+#define CHUNK_BYTES (1u << 20)   // target size of one chunk's column matrix
+
+typedef struct { int OH, OW, OHW, CKK, chunk, n_chunks, slots; size_t slot_floats; } conv_plan;
+
+static conv_plan plan(const conv_dims *d) {
+    conv_plan p;
+    p.OH = d->H - d->K + 1;
+    p.OW = d->W - d->K + 1;
+    p.OHW = p.OH * p.OW;
+    p.CKK = d->C * d->K * d->K;
+    size_t per_image = (size_t)p.CKK * p.OHW * sizeof(float);
+    p.chunk = (int)(CHUNK_BYTES / per_image);
+    if (p.chunk < 1) p.chunk = 1;
+    if (p.chunk > d->B) p.chunk = d->B;
+    p.n_chunks = (d->B + p.chunk - 1) / p.chunk;
+    p.slots = d->slots > 0 ? d->slots : 1;
+    size_t N = (size_t)p.chunk * p.OHW;
+    // col + outT/doutT + dw partial + db partial
+    p.slot_floats = (size_t)p.CKK * N + (size_t)d->OC * N + (size_t)d->OC * p.CKK + d->OC;
+    return p;
 }
 
-// inp (B,C,H,W) -> col (C*K*K, B*OH*OW)
-static void im2col(float *col, const float *inp, const conv_dims *d) {
-    const int K = d->K, OH = d->H - K + 1, OW = d->W - K + 1, B = d->B;
-    const size_t OHW = (size_t)OH * OW, N = (size_t)B * OHW;
-    #pragma omp parallel for schedule(static)
-    for (int r = 0; r < d->C * K * K; r++) {
+size_t conv2d_scratch_floats(const conv_dims *d) {
+    conv_plan p = plan(d);
+    return p.slot_floats * p.slots;
+}
+
+// Images [b0, b0+n) of inp (B,C,H,W) -> col (C*K*K, n*OH*OW).
+static void im2col(float *col, const float *inp, int b0, int n, const conv_dims *d,
+                   const conv_plan *p) {
+    const int K = d->K, OW = p->OW;
+    const size_t N = (size_t)n * p->OHW;
+    for (int r = 0; r < p->CKK; r++) {
         int c = r / (K * K), ki = (r / K) % K, kj = r % K;
         float *row = col + (size_t)r * N;
-        for (int b = 0; b < B; b++) {
-            const float *plane = inp + ((size_t)b * d->C + c) * d->H * d->W;
-            for (int i = 0; i < OH; i++) {
+        for (int b = 0; b < n; b++) {
+            const float *plane = inp + ((size_t)(b0 + b) * d->C + c) * d->H * d->W;
+            float *dst = row + (size_t)b * p->OHW;
+            for (int i = 0; i < p->OH; i++) {
                 const float *src = plane + (size_t)(i + ki) * d->W + kj;
-                memcpy(row + (size_t)b * OHW + (size_t)i * OW, src, (size_t)OW * sizeof(float));
+                for (int j = 0; j < OW; j++) dst[i * OW + j] = src[j];
             }
         }
     }
 }
 
-// dcol (C*K*K, B*OH*OW) -> dinp (B,C,H,W), accumulating. One thread per (b, c) plane: no races.
-static void col2im_add(float *dinp, const float *dcol, const conv_dims *d) {
-    const int K = d->K, OH = d->H - K + 1, OW = d->W - K + 1, B = d->B, C = d->C;
-    const size_t OHW = (size_t)OH * OW, N = (size_t)B * OHW;
-    #pragma omp parallel for schedule(static)
-    for (int bc = 0; bc < B * C; bc++) {
-        int b = bc / C, c = bc % C;
-        float *plane = dinp + (size_t)bc * d->H * d->W;
-        for (int ki = 0; ki < K; ki++)
-            for (int kj = 0; kj < K; kj++) {
-                const float *row = dcol + (size_t)((c * K + ki) * K + kj) * N + (size_t)b * OHW;
-                for (int i = 0; i < OH; i++) {
-                    float *dst = plane + (size_t)(i + ki) * d->W + kj;
-                    const float *src = row + (size_t)i * OW;
-                    for (int j = 0; j < OW; j++) dst[j] += src[j];
-                }
+// dcol (C*K*K, n*OH*OW) -> dinp images [b0, b0+n), accumulating.
+static void col2im_add(float *dinp, const float *dcol, int b0, int n, const conv_dims *d,
+                       const conv_plan *p) {
+    const int K = d->K, OW = p->OW;
+    const size_t N = (size_t)n * p->OHW;
+    for (int r = 0; r < p->CKK; r++) {
+        int c = r / (K * K), ki = (r / K) % K, kj = r % K;
+        const float *row = dcol + (size_t)r * N;
+        for (int b = 0; b < n; b++) {
+            float *plane = dinp + ((size_t)(b0 + b) * d->C + c) * d->H * d->W;
+            const float *src = row + (size_t)b * p->OHW;
+            for (int i = 0; i < p->OH; i++) {
+                float *dst = plane + (size_t)(i + ki) * d->W + kj;
+                for (int j = 0; j < OW; j++) dst[j] += src[i * OW + j];
             }
+        }
     }
+}
+
+static int slot_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
 }
 
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                     const conv_dims *d, float *scratch) {
-    const int CKK = d->C * d->K * d->K, OHW = (d->H - d->K + 1) * (d->W - d->K + 1);
-    const int N = d->B * OHW;
-    float *col = scratch, *outT = scratch + (size_t)CKK * N;
-    im2col(col, inp, d);
-    gemm(0, 0, d->OC, N, CKK, 1.0f, w, CKK, col, N, 0.0f, outT, N);
-    // outT (OC, B*OHW) -> out (B, OC, OHW) + bias
-    #pragma omp parallel for schedule(static)
-    for (int bo = 0; bo < d->B * d->OC; bo++) {
-        int bb = bo / d->OC, oc = bo % d->OC;
-        const float *src = outT + (size_t)oc * N + (size_t)bb * OHW;
-        float *dst = out + (size_t)bo * OHW;
-        for (int s = 0; s < OHW; s++) dst[s] = src[s] + b[oc];
+    const conv_plan p = plan(d);
+    #pragma omp parallel for schedule(static) num_threads(p.slots)
+    for (int ch = 0; ch < p.n_chunks; ch++) {
+        float *col = scratch + p.slot_floats * slot_id();
+        const int b0 = ch * p.chunk, n = d->B - b0 < p.chunk ? d->B - b0 : p.chunk;
+        const int N = n * p.OHW;
+        float *outT = col + (size_t)p.CKK * N;
+        im2col(col, inp, b0, n, d, &p);
+        gemm(0, 0, d->OC, N, p.CKK, 1.0f, w, p.CKK, col, N, 0.0f, outT, N);
+        for (int bb = 0; bb < n; bb++)
+            for (int oc = 0; oc < d->OC; oc++) {
+                const float *src = outT + (size_t)oc * N + (size_t)bb * p.OHW;
+                float *dst = out + ((size_t)(b0 + bb) * d->OC + oc) * p.OHW;
+                for (int s = 0; s < p.OHW; s++) dst[s] = src[s] + b[oc];
+            }
     }
 }
 
 void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, const conv_dims *d, float *scratch) {
-    const int CKK = d->C * d->K * d->K, OHW = (d->H - d->K + 1) * (d->W - d->K + 1);
-    const int N = d->B * OHW;
-    float *col = scratch, *doutT = scratch + (size_t)CKK * N;
-    // dout (B, OC, OHW) -> doutT (OC, B*OHW); db[oc] += sum over batch and space
-    #pragma omp parallel for schedule(static)
-    for (int oc = 0; oc < d->OC; oc++) {
-        double sum = 0.0;
-        for (int bb = 0; bb < d->B; bb++) {
-            const float *src = dout + ((size_t)bb * d->OC + oc) * OHW;
-            float *dst = doutT + (size_t)oc * N + (size_t)bb * OHW;
-            for (int s = 0; s < OHW; s++) {
-                dst[s] = src[s];
-                sum += src[s];
+    const conv_plan p = plan(d);
+    const size_t nw = (size_t)d->OC * p.CKK;
+    const size_t part = (size_t)p.CKK * p.chunk * p.OHW + (size_t)d->OC * p.chunk * p.OHW;
+    for (int s = 0; s < p.slots; s++) memset(scratch + p.slot_floats * s + part, 0, (nw + d->OC) * sizeof(float));
+    #pragma omp parallel for schedule(static) num_threads(p.slots)
+    for (int ch = 0; ch < p.n_chunks; ch++) {
+        float *col = scratch + p.slot_floats * slot_id();
+        float *dw_part = col + part, *db_part = dw_part + nw;
+        const int b0 = ch * p.chunk, n = d->B - b0 < p.chunk ? d->B - b0 : p.chunk;
+        const int N = n * p.OHW;
+        float *doutT = col + (size_t)p.CKK * N;
+        for (int oc = 0; oc < d->OC; oc++) {
+            float sum = 0.0f;
+            for (int bb = 0; bb < n; bb++) {
+                const float *src = dout + ((size_t)(b0 + bb) * d->OC + oc) * p.OHW;
+                float *dst = doutT + (size_t)oc * N + (size_t)bb * p.OHW;
+                for (int s = 0; s < p.OHW; s++) {
+                    dst[s] = src[s];
+                    sum += src[s];
+                }
             }
+            db_part[oc] += sum;
         }
-        db[oc] += (float)sum;
+        im2col(col, inp, b0, n, d, &p);
+        gemm(0, 1, d->OC, p.CKK, N, 1.0f, doutT, N, col, N, 1.0f, dw_part, p.CKK);
+        if (dinp) {
+            gemm(1, 0, p.CKK, N, d->OC, 1.0f, w, p.CKK, doutT, N, 0.0f, col, N);
+            col2im_add(dinp, col, b0, n, d, &p);
+        }
     }
-    im2col(col, inp, d);
-    gemm(0, 1, d->OC, CKK, N, 1.0f, doutT, N, col, N, 1.0f, dw, CKK);
-    if (dinp) {
-        gemm(1, 0, CKK, N, d->OC, 1.0f, w, CKK, doutT, N, 0.0f, col, N);
-        col2im_add(dinp, col, d);
+    for (int s = 0; s < p.slots; s++) {
+        const float *dw_part = scratch + p.slot_floats * s + part, *db_part = dw_part + nw;
+        for (size_t i = 0; i < nw; i++) dw[i] += dw_part[i];
+        for (int oc = 0; oc < d->OC; oc++) db[oc] += db_part[oc];
     }
 }

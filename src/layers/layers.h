@@ -12,8 +12,10 @@
 
 /* ---- conv2d: stride 1, no padding, bias; cross-correlation as torch.nn.Conv2d. ----
  * inp (B,C,H,W)  w (OC,C,K,K)  b (OC)  out (B,OC,OH,OW) with OH = H-K+1, OW = W-K+1.
- * scratch: conv2d_scratch_floats(d) floats of caller memory (im2col buffers). */
-typedef struct { int B, C, H, W, OC, K; } conv_dims;
+ * slots: how many threads may work on it at once (0 means 1); the scratch is sized for them.
+ * scratch: conv2d_scratch_floats(d) floats of caller memory (im2col buffers, per slot).
+ * Results are deterministic for a given slot count; the forward does not depend on it. */
+typedef struct { int B, C, H, W, OC, K, slots; } conv_dims;
 size_t conv2d_scratch_floats(const conv_dims *d);
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                     const conv_dims *d, float *scratch);

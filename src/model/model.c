@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/model.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 const arch_ops *arch_find(const char *name) {
     static const arch_ops *const all[] = {&arch_py3};
@@ -33,6 +36,20 @@ static void init_tensor(float *x, const tensor_spec *t, dann_rng *rng) {
         default: x[i] = 0.0f; break;
         }
     }
+}
+
+static int omp_procs(void) {
+#ifdef _OPENMP
+    int n = omp_get_num_procs();
+    return n < 1 ? 1 : n > 64 ? 64 : n;
+#else
+    return 1;
+#endif
+}
+
+int model_slots(const dann_model *m) {
+    int t = dann_get_threads();
+    return t < m->slots ? t : m->slots;
 }
 
 int model_tensor_index(const dann_model *m, const char *name) {
@@ -77,7 +94,9 @@ dann_status dann_model_new(dann_model **out, const char *arch, uint64_t seed, in
     m->params = dann_calloc(m->n_params, sizeof(float), err);
     m->grad = dann_calloc(m->n_params, sizeof(float), err);
     m->state = dann_calloc(m->n_state, sizeof(float), err);
-    m->scratch = dann_calloc(a->scratch_floats(max_batch), sizeof(float), err);
+    // Scratch for every processor (about 1 MB each), so raising the thread count later is safe.
+    m->slots = dann_get_threads() > omp_procs() ? dann_get_threads() : omp_procs();
+    m->scratch = dann_calloc(a->scratch_floats(max_batch, m->slots), sizeof(float), err);
     if (!m->params || !m->grad || !m->state || !m->scratch ||
         pass_alloc(&m->pass[0], a, max_batch, err) || pass_alloc(&m->pass[1], a, max_batch, err)) {
         dann_model_free(m);

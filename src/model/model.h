@@ -52,7 +52,7 @@ typedef struct arch_ops {
     int n_tensors;
     size_t (*acts_floats)(int B);
     size_t (*idx_count)(int B);
-    size_t (*scratch_floats)(int B);
+    size_t (*scratch_floats)(int B, int slots);
     /* Points p->logp_*, p->dlogit_*, p->mask[] into the pass buffers for batch capacity B. */
     void (*bind)(pass_t *p, int B);
     /* Forward x (B,C,H,W). training: batch-statistics BN (running stats updated) and dropout
@@ -74,7 +74,8 @@ struct dann_model {
     float *grad;                   /* same layout as params */
     float *state;                  /* BN running mean/var, tensor-table order */
     int64_t bn_count[MODEL_MAX_TENSORS]; /* per TENSOR_BN_COUNT entry: torch num_batches_tracked */
-    float *scratch;                /* shared im2col scratch */
+    float *scratch;                /* shared im2col scratch, sized for `slots` threads */
+    int slots;                     /* most threads a kernel may use (fixed at creation) */
     pass_t pass[2];                /* [0] source (and eval), [1] target */
     /* Per tensor-table entry: its data (in params or state) and, for parameters, its gradient
      * (in grad); NULL where not applicable. Architectures index these with their own enum. */
@@ -83,6 +84,8 @@ struct dann_model {
 };
 
 const arch_ops *arch_find(const char *name);
+/* Threads the kernels may use now: the current setting, capped by the model's slots. */
+int model_slots(const dann_model *m);
 extern const arch_ops arch_py3;
 
 /* Index of tensor `name` in the architecture's table, or -1. */

@@ -84,10 +84,10 @@ static size_t act_offset(int a, int B) {
 static size_t py3_acts_floats(int B) { return act_offset(A_STATS, B) + ST_END; }
 static size_t py3_idx_count(int B) { return (size_t)B * (64 * 12 * 12 + 800); }
 
-static conv_dims conv1_dims(int B) { return (conv_dims){B, 3, 28, 28, 64, 5}; }
-static conv_dims conv2_dims(int B) { return (conv_dims){B, 64, 12, 12, 50, 5}; }
-static size_t py3_scratch_floats(int B) {
-    conv_dims d1 = conv1_dims(B), d2 = conv2_dims(B);
+static conv_dims conv1_dims(int B, int slots) { return (conv_dims){B, 3, 28, 28, 64, 5, slots}; }
+static conv_dims conv2_dims(int B, int slots) { return (conv_dims){B, 64, 12, 12, 50, 5, slots}; }
+static size_t py3_scratch_floats(int B, int slots) {
+    conv_dims d1 = conv1_dims(B, slots), d2 = conv2_dims(B, slots);
     size_t a = conv2d_scratch_floats(&d1), b = conv2d_scratch_floats(&d2);
     return a > b ? a : b;
 }
@@ -127,7 +127,7 @@ static void py3_forward(dann_model *m, pass_t *p, const float *x, int B, int tra
     DANN_ASSERT(B >= 1 && B <= m->max_batch);
     py3_view v = view(p, m->max_batch);
     float **t = m->t, **a = v.a, *st = a[A_STATS];
-    conv_dims d1 = conv1_dims(B), d2 = conv2_dims(B);
+    conv_dims d1 = conv1_dims(B, model_slots(m)), d2 = conv2_dims(B, model_slots(m));
     const size_t nB = (size_t)B;
     p->B = B;
     p->heads = heads;
@@ -180,7 +180,7 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
     float **t = m->t, **g = m->g, **a = v.a, **da = v.g, *st = a[A_STATS];
     const int B = p->B;
     const size_t nB = (size_t)B;
-    conv_dims d1 = conv1_dims(B), d2 = conv2_dims(B);
+    conv_dims d1 = conv1_dims(B, model_slots(m)), d2 = conv2_dims(B, model_slots(m));
     DANN_ASSERT((heads & p->heads) == heads);
     if (heads & HEAD_DOMAIN) {
         linear_backward(da[A_DR1], g[D_FC2_W], g[D_FC2_B], da[A_DFC2], a[A_DR1], t[D_FC2_W], B, 100, 2);
