@@ -219,6 +219,15 @@ TEST(data_mnistm_errors) {
         if (st == DANN_OK) dataset_free(&ds);
         else CHECK(ds.pix == NULL && ds.y == NULL && ds.n == 0, "case %zu: not left empty", ci);
     }
+    /* A file that is no archive at all. */
+    const char *junk = tu_path(test_tmpdir(), "junk.tar.gz");
+    char spec[600];
+    dataset ds;
+    dann_error err = {0};
+    tu_write(junk, "not an archive\n", 15);
+    snprintf(spec, sizeof spec, "mnistm:%s", junk);
+    CHECK(dataset_load(&ds, spec, DATA_TRAIN, 28, 28, &err) == DANN_ERR_FORMAT &&
+          strstr(err.msg, "junk.tar.gz") && strstr(err.msg, "archive"), "junk: %s", err.msg);
 }
 
 TEST(data_folder_and_images) {

@@ -5,8 +5,7 @@
  * sizes, its full payload (truncation) and nothing after it (trailing bytes); labels for
  * their range. The payload buffer grows as bytes arrive, so a header that claims a huge count
  * costs memory only for the bytes the file really holds. Messages start with the file's path,
- * e.g. "train-images-idx3-ubyte.gz: truncated: expected 47040000
- * pixel bytes, got 1234". */
+ * e.g. "DIR/train-images-idx3-ubyte.gz: truncated: expected 47040000 pixel bytes, got 1234". */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,15 +49,15 @@ static dann_status read_some(gzFile gz, uint8_t *dst, size_t n, size_t *got, con
 }
 
 /* Reads a header of `nwords` big-endian uint32s. */
-static dann_status read_header(gzFile gz, uint32_t *words, int nwords, const char *name,
+static dann_status read_header(gzFile gz, uint32_t *words, int nwords, const char *path,
                                const char *what, dann_error *err) {
     uint8_t b[16];
     size_t got;
-    dann_status st = read_some(gz, b, (size_t)nwords * 4, &got, name, err);
+    dann_status st = read_some(gz, b, (size_t)nwords * 4, &got, path, err);
     if (st) return st;
-    if (got == 0) return dann_fail(err, DANN_ERR_FORMAT, "%s: empty file", name);
+    if (got == 0) return dann_fail(err, DANN_ERR_FORMAT, "%s: empty file", path);
     if (got < (size_t)nwords * 4)
-        return dann_fail(err, DANN_ERR_FORMAT, "%s: truncated %s header: %zu of %zu bytes", name,
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: truncated %s header: %zu of %zu bytes", path,
                          what, got, (size_t)nwords * 4);
     for (int i = 0; i < nwords; i++)
         words[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
@@ -67,32 +66,32 @@ static dann_status read_header(gzFile gz, uint32_t *words, int nwords, const cha
 }
 
 /* Reads exactly `want` payload bytes into a fresh buffer and checks nothing follows. */
-static dann_status read_payload(gzFile gz, size_t want, const char *what, const char *name,
+static dann_status read_payload(gzFile gz, size_t want, const char *what, const char *path,
                                 uint8_t **out, dann_error *err) {
     size_t cap = want < IDX_FIRST_CHUNK ? want : IDX_FIRST_CHUNK, have = 0, r;
     uint8_t *buf = malloc(cap), *grown;
     dann_status st;
-    if (!buf) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory (%zu bytes)", name, cap);
+    if (!buf) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, cap);
     for (;;) {
-        if ((st = read_some(gz, buf + have, cap - have, &r, name, err))) goto fail;
+        if ((st = read_some(gz, buf + have, cap - have, &r, path, err))) goto fail;
         have += r;
         if (have < cap || cap == want) break;
         cap = cap > want / 2 ? want : 2 * cap;
         if (!(grown = realloc(buf, cap))) {
-            st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory (%zu bytes)", name, cap);
+            st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, cap);
             goto fail;
         }
         buf = grown;
     }
     if (have < want) {
-        st = dann_fail(err, DANN_ERR_FORMAT, "%s: truncated: expected %zu %s bytes, got %zu", name,
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: truncated: expected %zu %s bytes, got %zu", path,
                   want, what, have);
         goto fail;
     }
     uint8_t extra[64];
-    if ((st = read_some(gz, extra, sizeof extra, &r, name, err))) goto fail;
+    if ((st = read_some(gz, extra, sizeof extra, &r, path, err))) goto fail;
     if (r > 0) {
-        st = dann_fail(err, DANN_ERR_FORMAT, "%s: trailing bytes after the %zu %s bytes", name, want,
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: trailing bytes after the %zu %s bytes", path, want,
                   what);
         goto fail;
     }
@@ -105,28 +104,27 @@ fail:
 
 dann_status idx_read_images(const char *path, uint8_t **pix, int *n, int *rows, int *cols,
                             dann_error *err) {
-    const char *name = path;
     uint32_t hd[4];
     gzFile gz;
     dann_status st = open_gz(path, &gz, err);
     *pix = NULL;
     if (st) return st;
-    if ((st = read_header(gz, hd, 4, name, "image", err))) goto done;
+    if ((st = read_header(gz, hd, 4, path, "image", err))) goto done;
     if (hd[0] != IDX_MAGIC_IMAGES) {
-        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad magic 0x%08x (IDX images need 0x%08x)", name,
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad magic 0x%08x (IDX images need 0x%08x)", path,
                        hd[0], IDX_MAGIC_IMAGES);
         goto done;
     }
     if (hd[1] == 0 || hd[1] > INT32_MAX) {
-        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad image count %u", name, hd[1]);
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad image count %u", path, hd[1]);
         goto done;
     }
     if (hd[2] == 0 || hd[3] == 0 || hd[2] > IDX_MAX_SIDE || hd[3] > IDX_MAX_SIDE) {
-        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad image size %ux%u (1..%d each)", name, hd[2],
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad image size %ux%u (1..%d each)", path, hd[2],
                        hd[3], IDX_MAX_SIDE);
         goto done;
     }
-    if ((st = read_payload(gz, (size_t)hd[1] * hd[2] * hd[3], "pixel", name, pix, err))) goto done;
+    if ((st = read_payload(gz, (size_t)hd[1] * hd[2] * hd[3], "pixel", path, pix, err))) goto done;
     *n = (int)hd[1];
     *rows = (int)hd[2];
     *cols = (int)hd[3];
@@ -137,32 +135,31 @@ done:
 
 dann_status idx_read_labels(const char *path, int32_t **y, int *n, int n_classes,
                             dann_error *err) {
-    const char *name = path;
     uint32_t hd[2];
     uint8_t *raw = NULL;
     gzFile gz;
     dann_status st = open_gz(path, &gz, err);
     *y = NULL;
     if (st) return st;
-    if ((st = read_header(gz, hd, 2, name, "label", err))) goto done;
+    if ((st = read_header(gz, hd, 2, path, "label", err))) goto done;
     if (hd[0] != IDX_MAGIC_LABELS) {
-        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad magic 0x%08x (IDX labels need 0x%08x)", name,
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad magic 0x%08x (IDX labels need 0x%08x)", path,
                        hd[0], IDX_MAGIC_LABELS);
         goto done;
     }
     if (hd[1] == 0 || hd[1] > INT32_MAX) {
-        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad label count %u", name, hd[1]);
+        st = dann_fail(err, DANN_ERR_FORMAT, "%s: bad label count %u", path, hd[1]);
         goto done;
     }
-    if ((st = read_payload(gz, hd[1], "label", name, &raw, err))) goto done;
+    if ((st = read_payload(gz, hd[1], "label", path, &raw, err))) goto done;
     for (uint32_t i = 0; i < hd[1]; i++)
         if (n_classes > 0 && raw[i] >= n_classes) {
             st = dann_fail(err, DANN_ERR_FORMAT, "%s: label %u at index %u is out of range [0, %d)",
-                           name, raw[i], i, n_classes);
+                           path, raw[i], i, n_classes);
             goto done;
         }
     if (!(*y = malloc(hd[1] * sizeof(int32_t)))) {
-        st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory (%u labels)", name, hd[1]);
+        st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory (%u labels)", path, hd[1]);
         goto done;
     }
     for (uint32_t i = 0; i < hd[1]; i++) (*y)[i] = raw[i];

@@ -8,7 +8,7 @@
  * PNGs are repeated over 3 channels as PIL's convert("RGB") does. All images of a split must
  * share one size.
  *
- * The archive is read in a single streaming pass (libarchive: gzip/xz/... over tar/pax/zip).
+ * The archive is read in a single streaming pass (libarchive: tar or zip, plain or compressed).
  * The label file may come before or after the images, so images are decoded into a pool in
  * archive order, each with its name; once the labels are known, names are matched through a
  * sorted index, and the pool is permuted in place into label order at the end (no second copy
@@ -307,10 +307,14 @@ static dann_status load_archive(dataset *ds, const char *path, const char *sub, 
     struct archive *a = archive_read_new();
     if (!a) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory opening the archive", path);
     archive_read_support_filter_all(a);
-    archive_read_support_format_all(a);
+    archive_read_support_format_tar(a);  // ustar, pax and GNU tar
+    archive_read_support_format_gnutar(a);
+    archive_read_support_format_zip(a);
     if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-        st = dann_fail(err, DANN_ERR_IO, "%s: cannot read the archive: %s", path,
-                       archive_error_string(a));
+        /* libarchive reports an unknown format as EILSEQ (ARCHIVE_ERRNO_FILE_FORMAT) or -1. */
+        int e = archive_errno(a);
+        st = dann_fail(err, e == EILSEQ || e == -1 ? DANN_ERR_FORMAT : DANN_ERR_IO,
+                       "%s: cannot read the archive: %s", path, archive_error_string(a));
         goto done;
     }
     for (;;) {
