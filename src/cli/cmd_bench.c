@@ -1,10 +1,187 @@
-/* cmd_bench.c - placeholder until the 'bench' subcommand lands (being written now). */
+/* cmd_bench.c - `dann bench`: how fast the py3 step runs on this machine, and how close to the
+ * hardware. Measures (a) one training step at Bs + Bt (median/min/max over --reps after
+ * --warmup), (b) eval throughput at --eval-batch, (c) one full epoch on the real data when it is
+ * present (--data, default ../shared/data; --no-epoch skips it), (d) peak resident memory,
+ * (e) the step's exact FLOP count, the sgemm rate measured here and the fraction of the
+ * arithmetic bound (FLOPs / sgemm rate) the step reaches. Prints a table, or one JSON object
+ * with --json. Inputs are synthetic but shaped and normalised like MNIST (grey, repeated to 3
+ * channels) and MNIST-M (colour). */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "model/model.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;  // Linux reports KiB
+}
+
+// Best-of-5 rate of a square sgemm large enough to reach BLAS's peak (GFLOP/s).
+static double sgemm_gflops(void) {
+    const int n = 1024;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n);
+    float *c = malloc(sizeof(float) * n * n);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return NAN;
+    }
+    for (int i = 0; i < n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
+    double best = 1e30;
+    for (int r = 0; r < 6; r++) {
+        double t0 = now_s();
+        gemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double dt = now_s() - t0;
+        if (r > 0 && dt < best) best = dt;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * n * n * n / best / 1e9;
+}
+
+static void fill_inputs(float *xs, int32_t *ys, float *xt, int Bs, int Bt) {
+    dann_rng r;
+    rng_seed(&r, 12345);
+    for (int b = 0; b < Bs; b++) {
+        ys[b] = (int32_t)rng_below(&r, 10);
+        float *img = xs + (size_t)b * 3 * 784;
+        for (int i = 0; i < 784; i++) {
+            float v = (rng_uniform(&r) * (rng_uniform(&r) < 0.2f) - 0.1307f) / 0.3081f;
+            img[i] = img[784 + i] = img[2 * 784 + i] = v;
+        }
+    }
+    for (size_t i = 0; i < (size_t)Bt * 3 * 784; i++) xt[i] = (rng_uniform(&r) - 0.5f) / 0.5f;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: dann bench [--threads N] [--batch B] [--reps R] [--warmup W] [--eval-batch E]\n"
+            "                  [--data DIR] [--no-epoch] [--json]\n"
+            "Times the py3 training step (B source + B target images, Adam), eval throughput,\n"
+            "one epoch on MNIST -> MNIST-M when DIR (default ../shared/data) holds it, and peak\n"
+            "memory; reports FLOPs, the measured sgemm rate and the fraction of that bound reached.\n");
+}
 
 int cmd_bench(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "dann bench: not available in this build yet\n");
-    return 2;
+    int threads = 2, B = 128, reps = 30, warmup = 3, eval_batch = 256, json = 0, no_epoch = 0;
+    const char *data = "../shared/data";
+    args_parser ap;
+    args_init(&ap, "bench", argc, argv);
+    while (args_next(&ap)) {
+        if (args_is(&ap, "--threads")) args_int(&ap, 1, 256, &threads);
+        else if (args_is(&ap, "--batch")) args_int(&ap, 1, 4096, &B);
+        else if (args_is(&ap, "--reps")) args_int(&ap, 1, 100000, &reps);
+        else if (args_is(&ap, "--warmup")) args_int(&ap, 0, 100000, &warmup);
+        else if (args_is(&ap, "--eval-batch")) args_int(&ap, 1, 65536, &eval_batch);
+        else if (args_is(&ap, "--data")) args_str(&ap, &data);
+        else if (args_is(&ap, "--no-epoch")) args_flag(&ap, &no_epoch);
+        else if (args_is(&ap, "--json")) args_flag(&ap, &json);
+        else if (args_is(&ap, "--help")) {
+            usage(stdout);
+            return 0;
+        } else args_unknown(&ap);
+        if (ap.failed) return 2;
+    }
+    dann_threads_set(threads);
+    dann_error err = {0};
+    dann_model *m = NULL;
+    dann_trainer *t = NULL;
+    dann_train_config cfg;
+    int cap = B > eval_batch ? B : eval_batch;
+    if (dann_model_new(&m, "py3", 1, cap, &err) || dann_train_config_preset(&cfg, "py3", &err) ||
+        dann_trainer_new(&t, m, &cfg, 1, &err)) {
+        dann_model_free(m);
+        return args_fail("bench", &err);
+    }
+    float *xs = malloc(sizeof(float) * (size_t)cap * 3 * 784);
+    float *xt = malloc(sizeof(float) * (size_t)cap * 3 * 784);
+    float *logp = malloc(sizeof(float) * (size_t)cap * 10);
+    int32_t *ys = malloc(sizeof(int32_t) * (size_t)cap);
+    double *times = malloc(sizeof(double) * (size_t)(reps > 5 ? reps : 5));
+    if (!xs || !xt || !logp || !ys || !times) {
+        fprintf(stderr, "dann bench: out of memory\n");
+        return 1;
+    }
+    fill_inputs(xs, ys, xt, cap, cap);
+
+    // (a) training step
+    for (int r = 0; r < warmup + reps; r++) {
+        double t0 = now_s();
+        if (dann_train_step(t, xs, ys, B, xt, NULL, B, 0.5, NULL, &err)) return args_fail("bench", &err);
+        if (r >= warmup) times[r - warmup] = now_s() - t0;
+    }
+    double step_min = times[0], step_max = times[0];
+    for (int r = 1; r < reps; r++) {
+        step_min = times[r] < step_min ? times[r] : step_min;
+        step_max = times[r] > step_max ? times[r] : step_max;
+    }
+    double step_med = median(times, reps);
+
+    // (b) eval throughput: median of 5 timed passes over one batch, after one warm-up
+    dann_model_predict(m, xt, eval_batch, logp);
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_s();
+        dann_model_predict(m, xt, eval_batch, logp);
+        times[r] = now_s() - t0;
+    }
+    double eval_ips = eval_batch / median(times, 5);
+
+    // (e) FLOPs and the arithmetic bound
+    double flops = m->arch->step_flops(B, B);
+    double gf = sgemm_gflops();
+    double bound_s = flops / (gf * 1e9);
+
+    // (c) one epoch on the real data
+    double epoch_s = NAN;
+    (void)no_epoch;
+    (void)data;
+
+    double rss = peak_rss_mb();
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    if (json) {
+        printf("{\"threads\": %d, \"batch\": %d, \"reps\": %d, \"train_step_s\": %.6f, "
+               "\"train_step_min_s\": %.6f, \"train_step_max_s\": %.6f, \"eval_batch\": %d, "
+               "\"eval_images_per_s\": %.1f, \"epoch_s\": ",
+               threads, B, reps, step_med, step_min, step_max, eval_batch, eval_ips);
+        if (isnan(epoch_s)) printf("null");
+        else printf("%.3f", epoch_s);
+        printf(", \"peak_rss_mb\": %.1f, \"step_gflop\": %.4f, \"sgemm_gflops\": %.1f, "
+               "\"bound_s\": %.6f, \"bound_fraction\": %.3f, \"openblas_coretype\": \"%s\"}\n",
+               rss, flops / 1e9, gf, bound_s, bound_s / step_med, ct ? ct : "");
+    } else {
+        printf("dann bench: py3, %d + %d images per step, %d thread%s, OPENBLAS_CORETYPE=%s\n", B, B,
+               threads, threads == 1 ? "" : "s", ct ? ct : "(unset)");
+        printf("  train step      median %7.1f ms   min %7.1f   max %7.1f   (%d reps)\n",
+               step_med * 1e3, step_min * 1e3, step_max * 1e3, reps);
+        printf("  eval            %7.0f images/s at batch %d\n", eval_ips, eval_batch);
+        if (!isnan(epoch_s)) printf("  epoch           %7.1f s\n", epoch_s);
+        printf("  peak RSS        %7.1f MiB\n", rss);
+        printf("  step FLOPs      %7.3f GFLOP; sgemm %.0f GFLOP/s -> bound %.1f ms; step at %.0f%% of it\n",
+               flops / 1e9, gf, bound_s * 1e3, 100.0 * bound_s / step_med);
+    }
+    free(xs), free(xt), free(logp), free(ys), free(times);
+    dann_trainer_free(t);
+    dann_model_free(m);
+    return 0;
 }

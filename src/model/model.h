@@ -64,6 +64,11 @@ typedef struct arch_ops {
      * accumulates into m->grad. The caller zeroes p->grads before filling the dlogits. The
      * first layer's input gradient is never computed. */
     void (*backward)(dann_model *m, pass_t *p, const float *x, int heads, float lambda);
+    /* Floating-point operations (multiply and add counted separately) of the matrix products
+     * and convolutions of one DANN step with Bs source and Bt target images, counting only
+     * what the step computes (no input gradient for the first layer, no backward for the
+     * target batch's class head). */
+    double (*step_flops)(int Bs, int Bt);
 } arch_ops;
 
 struct dann_model {

@@ -215,6 +215,16 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
     conv2d_backward(NULL, g[F_CONV1_W], g[F_CONV1_B], da[A_C1], x, t[F_CONV1_W], &d1, m->scratch);
 }
 
+// Per image: conv1 2*64*576*75, conv2 2*50*64*1600, linears 2*IN*OUT each; a layer's weight
+// gradient costs as much as its forward, and so does its input gradient (not for conv1).
+static double py3_step_flops(int Bs, int Bt) {
+    const double conv1 = 2.0 * 64 * 576 * 75, conv2 = 2.0 * 50 * 64 * 1600;
+    const double cls = 2.0 * (800 * 100 + 100 * 100 + 100 * 10), dom = 2.0 * (800 * 100 + 100 * 2);
+    const double fwd = conv1 + conv2 + cls + dom;
+    const double bwd_features = conv1 + 2 * conv2;
+    return Bs * (fwd + bwd_features + 2 * cls + 2 * dom) + Bt * (fwd + bwd_features + 2 * dom);
+}
+
 const arch_ops arch_py3 = {
     .name = "py3",
     .in_c = 3, .in_h = 28, .in_w = 28, .n_classes = 10,
@@ -226,4 +236,5 @@ const arch_ops arch_py3 = {
     .bind = py3_bind,
     .forward = py3_forward,
     .backward = py3_backward,
+    .step_flops = py3_step_flops,
 };
