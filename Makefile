@@ -40,7 +40,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test clean fixtures deps demo
+.PHONY: all test clean fixtures deps demo bench bench-compare
 
 # Debian packages needed to build and test (apt-get; uses sudo when not root).
 DEPS := build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev libarchive-dev libcairo2-dev
@@ -75,6 +75,14 @@ deps:
 
 demo: $(BUILD)/dann
 	OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} $(BUILD)/dann demo
+
+# Speed: `make bench` times dann alone; `make bench-compare` runs dann and the PyTorch twin
+# alternately (needs Debian's python3-torch) and prints the ratios.
+bench: $(BUILD)/dann
+	$(BUILD)/dann bench
+
+bench-compare: $(BUILD)/dann
+	/usr/bin/python3 bench/compare.py
 
 clean:
 	rm -rf build build-san
