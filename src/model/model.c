@@ -58,20 +58,19 @@ int model_tensor_index(const dann_model *m, const char *name) {
     return -1;
 }
 
-static dann_status pass_alloc(pass_t *p, const arch_ops *a, int B, dann_error *err) {
+static dann_status pass_alloc(pass_t *p, float *grads, const arch_ops *a, int B, dann_error *err) {
     memset(p, 0, sizeof *p);
     size_t na = a->acts_floats(B), ni = a->idx_count(B);
     p->acts = dann_calloc(na, sizeof(float), err);
-    p->grads = dann_calloc(na, sizeof(float), err);
     p->idx = dann_calloc(ni, sizeof(int32_t), err);
-    if (!p->acts || !p->grads || !p->idx) return DANN_ERR_NOMEM;
+    p->grads = grads;
+    if (!p->acts || !p->idx) return DANN_ERR_NOMEM;
     a->bind(p, B);
     return DANN_OK;
 }
 
 static void pass_free(pass_t *p) {
     free(p->acts);
-    free(p->grads);
     free(p->idx);
 }
 
@@ -97,8 +96,10 @@ dann_status dann_model_new(dann_model **out, const char *arch, uint64_t seed, in
     // Scratch for every processor (about 1 MB each), so raising the thread count later is safe.
     m->slots = dann_get_threads() > omp_procs() ? dann_get_threads() : omp_procs();
     m->scratch = dann_calloc(a->scratch_floats(max_batch, m->slots), sizeof(float), err);
-    if (!m->params || !m->grad || !m->state || !m->scratch ||
-        pass_alloc(&m->pass[0], a, max_batch, err) || pass_alloc(&m->pass[1], a, max_batch, err)) {
+    m->agrad = dann_calloc(a->acts_floats(max_batch), sizeof(float), err);
+    if (!m->params || !m->grad || !m->state || !m->scratch || !m->agrad ||
+        pass_alloc(&m->pass[0], m->agrad, a, max_batch, err) ||
+        pass_alloc(&m->pass[1], m->agrad, a, max_batch, err)) {
         dann_model_free(m);
         return DANN_ERR_NOMEM;
     }
@@ -127,6 +128,7 @@ void dann_model_free(dann_model *m) {
     free(m->grad);
     free(m->state);
     free(m->scratch);
+    free(m->agrad);
     pass_free(&m->pass[0]);
     pass_free(&m->pass[1]);
     free(m);

@@ -31,12 +31,13 @@ typedef struct {
     int B;                         /* batch of the last forward */
     int heads;                     /* heads run by the last forward */
     float *acts;                   /* arch-defined layout, acts_floats(max_batch) floats */
-    float *grads;                  /* same size: activation gradients */
+    float *grads;                  /* activation gradients, same layout as acts: a workspace
+                                      shared by both passes (one backward runs at a time) */
     int32_t *idx;                  /* maxpool argmax, idx_count(max_batch) */
     float *logp_class;             /* (B, n_classes), inside acts */
     float *logp_domain;            /* (B, 2), inside acts */
-    float *dlogit_class;           /* (B, n_classes), inside grads */
-    float *dlogit_domain;          /* (B, 2), inside grads */
+    float *dlogit_class;           /* (B, n_classes), this pass's own (inside acts) */
+    float *dlogit_domain;          /* (B, 2), inside acts */
     int n_masks;                   /* dropout masks, in forward order */
     float *mask[PASS_MAX_MASKS];
     size_t mask_units[PASS_MAX_MASKS];  /* units per image */
@@ -61,8 +62,9 @@ typedef struct arch_ops {
                     dann_rng *rng);
     /* Backward of the last training forward of p, from p->dlogit_class (if heads has
      * HEAD_CLASS) and p->dlogit_domain (if HEAD_DOMAIN, reversed by -lambda at the GRL);
-     * accumulates into m->grad. The caller zeroes p->grads before filling the dlogits. The
-     * first layer's input gradient is never computed. */
+     * accumulates into m->grad. It clears the shared activation-gradient workspace first; the
+     * caller fills the dlogits (zeroed, then accumulated). The first layer's input gradient is
+     * never computed. */
     void (*backward)(dann_model *m, pass_t *p, const float *x, int heads, float lambda);
     /* Floating-point operations (multiply and add counted separately) of the matrix products
      * and convolutions of one DANN step with Bs source and Bt target images, counting only
@@ -77,6 +79,7 @@ struct dann_model {
     size_t n_params, n_state;
     float *params;                 /* flat, tensor-table order */
     float *grad;                   /* same layout as params */
+    float *agrad;                  /* activation-gradient workspace shared by the passes */
     float *state;                  /* BN running mean/var, tensor-table order */
     int64_t bn_count[MODEL_MAX_TENSORS]; /* per TENSOR_BN_COUNT entry: torch num_batches_tracked */
     float *scratch;                /* shared im2col scratch, sized for `slots` threads */

@@ -54,13 +54,14 @@ static const tensor_spec py3_tensors[N_TENSORS] = {
 #undef S
 
 // Activation buffers of one pass: per-image floats plus a batch-independent part (BN stats).
-// The gradient buffer has the same layout; A_FEATREV's gradient holds the domain head's
-// feature gradient before the GRL scales it into A_FEAT's.
+// The gradient workspace has the same layout; A_FEATREV's gradient holds the domain head's
+// feature gradient before the GRL scales it into A_FEAT's. A_DLOGC/A_DLOGD hold the pass's
+// loss gradients w.r.t. the logits (set by the step before backward).
 enum {
     A_C1, A_BN1, A_P1, A_R1, A_C2, A_BN2, A_D2, A_P2, A_FEAT, A_FEATREV,
     A_CFC1, A_CBN1, A_CR1, A_CD1, A_CFC2, A_CBN2, A_CR2, A_CFC3, A_LOGPC,
     A_DFC1, A_DBN1, A_DR1, A_DFC2, A_LOGPD,
-    A_MASK_F, A_MASK_C,
+    A_MASK_F, A_MASK_C, A_DLOGC, A_DLOGD,
     A_STATS, N_ACTS
 };
 static const size_t act_per_image[N_ACTS] = {
@@ -70,7 +71,7 @@ static const size_t act_per_image[N_ACTS] = {
     [A_CFC1] = 100, [A_CBN1] = 100, [A_CR1] = 100, [A_CD1] = 100, [A_CFC2] = 100,
     [A_CBN2] = 100, [A_CR2] = 100, [A_CFC3] = 10, [A_LOGPC] = 10,
     [A_DFC1] = 100, [A_DBN1] = 100, [A_DR1] = 100, [A_DFC2] = 2, [A_LOGPD] = 2,
-    [A_MASK_F] = 50, [A_MASK_C] = 100,
+    [A_MASK_F] = 50, [A_MASK_C] = 100, [A_DLOGC] = 10, [A_DLOGD] = 2,
 };
 // Batch-independent floats in A_STATS: mean and rstd of each of the 5 BatchNorm layers.
 enum { ST_BN1 = 0, ST_BN2 = 2 * 64, ST_CBN1 = ST_BN2 + 2 * 50, ST_CBN2 = ST_CBN1 + 200,
@@ -110,8 +111,8 @@ static void py3_bind(pass_t *p, int cap) {
     py3_view v = view(p, cap);
     p->logp_class = v.a[A_LOGPC];
     p->logp_domain = v.a[A_LOGPD];
-    p->dlogit_class = v.g[A_CFC3];
-    p->dlogit_domain = v.g[A_DFC2];
+    p->dlogit_class = v.a[A_DLOGC];
+    p->dlogit_domain = v.a[A_DLOGD];
     p->n_masks = 2;
     p->mask[0] = v.a[A_MASK_F];
     p->mask_units[0] = 50;
@@ -182,8 +183,9 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
     const size_t nB = (size_t)B;
     conv_dims d1 = conv1_dims(B, model_slots(m)), d2 = conv2_dims(B, model_slots(m));
     DANN_ASSERT((heads & p->heads) == heads);
+    memset(p->grads, 0, py3_acts_floats(m->max_batch) * sizeof(float));
     if (heads & HEAD_DOMAIN) {
-        linear_backward(da[A_DR1], g[D_FC2_W], g[D_FC2_B], da[A_DFC2], a[A_DR1], t[D_FC2_W], B, 100, 2);
+        linear_backward(da[A_DR1], g[D_FC2_W], g[D_FC2_B], p->dlogit_domain, a[A_DR1], t[D_FC2_W], B, 100, 2);
         relu_backward(da[A_DBN1], da[A_DR1], a[A_DR1], nB * 100);
         batchnorm_backward(da[A_DFC1], g[D_BN1_W], g[D_BN1_B], da[A_DBN1], a[A_DFC1], st + ST_DBN1,
                            st + ST_DBN1 + 100, t[D_BN1_W], B, 100, 1);
@@ -191,7 +193,7 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
         grl_backward(da[A_FEAT], da[A_FEATREV], nB * 800, lambda);
     }
     if (heads & HEAD_CLASS) {
-        linear_backward(da[A_CR2], g[C_FC3_W], g[C_FC3_B], da[A_CFC3], a[A_CR2], t[C_FC3_W], B, 100, 10);
+        linear_backward(da[A_CR2], g[C_FC3_W], g[C_FC3_B], p->dlogit_class, a[A_CR2], t[C_FC3_W], B, 100, 10);
         relu_backward(da[A_CBN2], da[A_CR2], a[A_CR2], nB * 100);
         batchnorm_backward(da[A_CFC2], g[C_BN2_W], g[C_BN2_B], da[A_CBN2], a[A_CFC2], st + ST_CBN2,
                            st + ST_CBN2 + 100, t[C_BN2_W], B, 100, 1);

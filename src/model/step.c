@@ -103,12 +103,10 @@ dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys,
         return dann_fail(err, DANN_ERR_ARG, "training labels missing or outside [0, %d)", NC);
 
     memset(m->grad, 0, m->n_params * sizeof(float));
-    memset(ps->grads, 0, a->acts_floats(m->max_batch) * sizeof(float));
     a->forward(m, ps, xl, Bl, 1, dann ? HEAD_CLASS | HEAD_DOMAIN : HEAD_CLASS, &t->rng);
     st.loss_class = nll_loss(ps->logp_class, yl, Bl, NC);
     st.class_correct = count_correct(ps->logp_class, yl, Bl, NC);
     if (dann) {
-        memset(pt->grads, 0, a->acts_floats(m->max_batch) * sizeof(float));
         a->forward(m, pt, xt, Bt, 1, HEAD_CLASS | HEAD_DOMAIN, &t->rng);
         st.loss_domain_src = nll_loss(ps->logp_domain, t->zeros, Bs, 2);
         st.loss_domain_tgt = nll_loss(pt->logp_domain, t->ones, Bt, 2);
@@ -122,8 +120,11 @@ dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys,
                          "training diverged at step %lld: loss is not finite (class %g, domain %g/%g)",
                          (long long)t->steps + 1, st.loss_class, st.loss_domain_src, st.loss_domain_tgt);
 
+    memset(ps->dlogit_class, 0, sizeof(float) * (size_t)Bl * NC);
     logsoftmax_nll_backward(ps->dlogit_class, ps->logp_class, yl, Bl, NC, 1.0f);
     if (dann) {
+        memset(ps->dlogit_domain, 0, sizeof(float) * (size_t)Bs * 2);
+        memset(pt->dlogit_domain, 0, sizeof(float) * (size_t)Bt * 2);
         logsoftmax_nll_backward(ps->dlogit_domain, ps->logp_domain, t->zeros, Bs, 2, 1.0f);
         logsoftmax_nll_backward(pt->dlogit_domain, pt->logp_domain, t->ones, Bt, 2, 1.0f);
         a->backward(m, pt, xt, HEAD_DOMAIN, st.lambda);
