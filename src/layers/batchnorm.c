@@ -50,36 +50,37 @@ static inline void row_dsums(const float *dy, const float *x, float m, float rs,
     *s2 = r2;
 }
 
-void batchnorm_forward(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
-                       const float *inp, const float *gamma, const float *beta,
-                       int B, int C, int S, int training, float momentum, float eps) {
+void batchnorm_stats(float *mean, float *rstd, float *run_mean, float *run_var, const float *inp,
+                     int B, int C, int S, int training, float momentum, float eps) {
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        float mu, rs;
         if (training) {
             const double n = (double)B * S;
             double sum = 0.0, sq = 0.0;
-            for (int b = 0; b < B; b++) {
-                sum += row_sum(inp + ((size_t)b * C + c) * S, S);
-            }
-            double m = sum / n;
+            for (int b = 0; b < B; b++) sum += row_sum(inp + ((size_t)b * C + c) * S, S);
+            const double m = sum / n;
             const float mf = (float)m;
-            for (int b = 0; b < B; b++) {
-                sq += row_sqdev(inp + ((size_t)b * C + c) * S, mf, S);
-            }
-            double var = sq / n;
-            mu = (float)m;
-            rs = (float)(1.0 / sqrt(var + eps));
-            run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * (float)m;
-            float unbiased = n > 1 ? (float)(sq / (n - 1)) : (float)var;
+            for (int b = 0; b < B; b++) sq += row_sqdev(inp + ((size_t)b * C + c) * S, mf, S);
+            const double var = sq / n;
+            mean[c] = mf;
+            rstd[c] = (float)(1.0 / sqrt(var + eps));
+            run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * mf;
+            const float unbiased = n > 1 ? (float)(sq / (n - 1)) : (float)var;
             run_var[c] = (1.0f - momentum) * run_var[c] + momentum * unbiased;
         } else {
-            mu = run_mean[c];
-            rs = (float)(1.0 / sqrt((double)run_var[c] + eps));
+            mean[c] = run_mean[c];
+            rstd[c] = (float)(1.0 / sqrt((double)run_var[c] + eps));
         }
-        mean[c] = mu;
-        rstd[c] = rs;
-        const float scale = rs * gamma[c], shift = beta[c];
+    }
+}
+
+void batchnorm_forward(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                       const float *inp, const float *gamma, const float *beta,
+                       int B, int C, int S, int training, float momentum, float eps) {
+    batchnorm_stats(mean, rstd, run_mean, run_var, inp, B, C, S, training, momentum, eps);
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float mu = mean[c], scale = rstd[c] * gamma[c], shift = beta[c];
         for (int b = 0; b < B; b++) {
             const float *x = inp + ((size_t)b * C + c) * S;
             float *y = out + ((size_t)b * C + c) * S;
@@ -113,6 +114,85 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
             const float *dy = dout + ((size_t)b * C + c) * S;
             float *dx = dinp + ((size_t)b * C + c) * S;
             for (int s = 0; s < S; s++) dx[s] += k * (dy[s] - mdy - (x[s] - mu) * rs * mdyx);
+        }
+    }
+}
+
+/* ---- fused BatchNorm-apply -> [channel dropout] -> maxpool 2x2 ----
+ * Same float operations, in the same order, as batchnorm_forward + dropout_forward +
+ * maxpool2_forward (and their backwards), so results are bit-identical; the normalised and
+ * dropped-out tensors are never written to memory. */
+#define PLANE_MAX 4096
+
+void bn_mask_maxpool2_forward(float *out, int32_t *argmax, const float *inp, const float *mean,
+                              const float *rstd, const float *gamma, const float *beta,
+                              const float *mask, int B, int C, int H, int W) {
+    const int OH = H / 2, OW = W / 2;
+    #pragma omp parallel for schedule(static)
+    for (int bc = 0; bc < B * C; bc++) {
+        const int c = bc % C;
+        const float mu = mean[c], scale = rstd[c] * gamma[c], shift = beta[c];
+        const float f = mask ? mask[bc] : 1.0f;
+        const float *x = inp + (size_t)bc * H * W;
+        float *y = out + (size_t)bc * OH * OW;
+        int32_t *am = argmax + (size_t)bc * OH * OW;
+        for (int i = 0; i < OH; i++) {
+            const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
+            for (int j = 0; j < OW; j++) {
+                const int32_t k0 = 2 * i * W + 2 * j;
+                float a = (r0[2 * j] - mu) * scale + shift, b = (r0[2 * j + 1] - mu) * scale + shift;
+                float c2 = (r1[2 * j] - mu) * scale + shift, e = (r1[2 * j + 1] - mu) * scale + shift;
+                if (mask) a *= f, b *= f, c2 *= f, e *= f;
+                const float ab = b > a ? b : a, ce = e > c2 ? e : c2;
+                const int32_t kab = b > a ? k0 + 1 : k0, kce = e > c2 ? k0 + W + 1 : k0 + W;
+                y[i * OW + j] = ce > ab ? ce : ab;
+                am[i * OW + j] = ce > ab ? kce : kab;
+            }
+        }
+    }
+}
+
+// The gradient reaching the BatchNorm output of plane (b, c): the pooled gradient scattered to
+// the winners, times the dropout factor (0 elsewhere), as the separate backwards compute it.
+static void bn_plane_grad(float *plane, const float *dout, const int32_t *am, const float *mask,
+                          int bc, int HW, int OHW) {
+    for (int s = 0; s < HW; s++) plane[s] = 0.0f;
+    for (int k = 0; k < OHW; k++) plane[am[k]] += dout[k];
+    if (mask)
+        for (int s = 0; s < HW; s++) plane[s] = 0.0f + plane[s] * mask[bc];
+}
+
+void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                               const int32_t *argmax, const float *inp, const float *mean,
+                               const float *rstd, const float *gamma, const float *mask,
+                               int B, int C, int H, int W) {
+    const int HW = H * W, OHW = (H / 2) * (W / 2);
+    DANN_ASSERT(HW <= PLANE_MAX);
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        float plane[PLANE_MAX];
+        const double n = (double)B * HW;
+        const float mu = mean[c], rs = rstd[c];
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int b = 0; b < B; b++) {
+            const int bc = b * C + c;
+            bn_plane_grad(plane, dout + (size_t)bc * OHW, argmax + (size_t)bc * OHW, mask, bc, HW, OHW);
+            float r1, r2;
+            row_dsums(plane, inp + (size_t)bc * HW, mu, rs, HW, &r1, &r2);
+            sum_dy += r1;
+            sum_dy_xhat += r2;
+        }
+        dbeta[c] += (float)sum_dy;
+        dgamma[c] += (float)sum_dy_xhat;
+        if (!dinp) continue;
+        const float k = gamma[c] * rs;
+        const float mdy = (float)(sum_dy / n), mdyx = (float)(sum_dy_xhat / n);
+        for (int b = 0; b < B; b++) {
+            const int bc = b * C + c;
+            bn_plane_grad(plane, dout + (size_t)bc * OHW, argmax + (size_t)bc * OHW, mask, bc, HW, OHW);
+            const float *x = inp + (size_t)bc * HW;
+            float *dx = dinp + (size_t)bc * HW;
+            for (int s = 0; s < HW; s++) dx[s] += k * (plane[s] - mdy - (x[s] - mu) * rs * mdyx);
         }
     }
 }

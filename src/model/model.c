@@ -96,7 +96,7 @@ dann_status dann_model_new(dann_model **out, const char *arch, uint64_t seed, in
     // Scratch for every processor (about 1 MB each), so raising the thread count later is safe.
     m->slots = dann_get_threads() > omp_procs() ? dann_get_threads() : omp_procs();
     m->scratch = dann_calloc(a->scratch_floats(max_batch, m->slots), sizeof(float), err);
-    m->agrad = dann_calloc(a->acts_floats(max_batch), sizeof(float), err);
+    m->agrad = dann_calloc(a->grads_floats(max_batch), sizeof(float), err);
     if (!m->params || !m->grad || !m->state || !m->scratch || !m->agrad ||
         pass_alloc(&m->pass[0], m->agrad, a, max_batch, err) ||
         pass_alloc(&m->pass[1], m->agrad, a, max_batch, err)) {

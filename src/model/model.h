@@ -31,8 +31,8 @@ typedef struct {
     int B;                         /* batch of the last forward */
     int heads;                     /* heads run by the last forward */
     float *acts;                   /* arch-defined layout, acts_floats(max_batch) floats */
-    float *grads;                  /* activation gradients, same layout as acts: a workspace
-                                      shared by both passes (one backward runs at a time) */
+    float *grads;                  /* activation gradients (arch-defined layout, grads_floats):
+                                      a workspace shared by both passes (one backward at a time) */
     int32_t *idx;                  /* maxpool argmax, idx_count(max_batch) */
     float *logp_class;             /* (B, n_classes), inside acts */
     float *logp_domain;            /* (B, 2), inside acts */
@@ -52,6 +52,7 @@ typedef struct arch_ops {
     const tensor_spec *tensors;
     int n_tensors;
     size_t (*acts_floats)(int B);
+    size_t (*grads_floats)(int B);
     size_t (*idx_count)(int B);
     size_t (*scratch_floats)(int B, int slots);
     /* Points p->logp_*, p->dlogit_*, p->mask[] into the pass buffers for batch capacity B. */

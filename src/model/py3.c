@@ -53,36 +53,43 @@ static const tensor_spec py3_tensors[N_TENSORS] = {
 #undef P
 #undef S
 
-// Activation buffers of one pass: per-image floats plus a batch-independent part (BN stats).
-// The gradient workspace has the same layout; A_FEATREV's gradient holds the domain head's
-// feature gradient before the GRL scales it into A_FEAT's. A_DLOGC/A_DLOGD hold the pass's
-// loss gradients w.r.t. the logits (set by the step before backward).
+// Buffers of one pass: per-image floats plus a batch-independent part (BN stats). Activations
+// and their gradients use separate size tables (0 = not stored): BatchNorm, dropout and pooling
+// of the feature blocks are fused (bn_mask_maxpool2), so their outputs are never stored, and the
+// ReLUs after them run in place. Gradient-only entries: A_P1/A_P2 (the pooled gradients before
+// the ReLU) and A_FEATREV (the domain head's feature gradient before the GRL scales it into
+// A_FEAT's). A_DLOGC/A_DLOGD hold the pass's loss gradients w.r.t. the logits.
 enum {
-    A_C1, A_BN1, A_P1, A_R1, A_C2, A_BN2, A_D2, A_P2, A_FEAT, A_FEATREV,
+    A_C1, A_P1, A_R1, A_C2, A_P2, A_FEAT, A_FEATREV,
     A_CFC1, A_CBN1, A_CR1, A_CD1, A_CFC2, A_CBN2, A_CR2, A_CFC3, A_LOGPC,
     A_DFC1, A_DBN1, A_DR1, A_DFC2, A_LOGPD,
     A_MASK_F, A_MASK_C, A_DLOGC, A_DLOGD,
     A_STATS, N_ACTS
 };
 static const size_t act_per_image[N_ACTS] = {
-    [A_C1] = 64 * 24 * 24, [A_BN1] = 64 * 24 * 24, [A_P1] = 64 * 12 * 12, [A_R1] = 64 * 12 * 12,
-    [A_C2] = 50 * 8 * 8, [A_BN2] = 50 * 8 * 8, [A_D2] = 50 * 8 * 8, [A_P2] = 800,
-    [A_FEAT] = 800, [A_FEATREV] = 800,
+    [A_C1] = 64 * 24 * 24, [A_R1] = 64 * 12 * 12, [A_C2] = 50 * 8 * 8, [A_FEAT] = 800,
     [A_CFC1] = 100, [A_CBN1] = 100, [A_CR1] = 100, [A_CD1] = 100, [A_CFC2] = 100,
     [A_CBN2] = 100, [A_CR2] = 100, [A_CFC3] = 10, [A_LOGPC] = 10,
     [A_DFC1] = 100, [A_DBN1] = 100, [A_DR1] = 100, [A_DFC2] = 2, [A_LOGPD] = 2,
     [A_MASK_F] = 50, [A_MASK_C] = 100, [A_DLOGC] = 10, [A_DLOGD] = 2,
 };
+static const size_t grad_per_image[N_ACTS] = {
+    [A_C1] = 64 * 24 * 24, [A_P1] = 64 * 12 * 12, [A_R1] = 64 * 12 * 12, [A_C2] = 50 * 8 * 8,
+    [A_P2] = 800, [A_FEAT] = 800, [A_FEATREV] = 800,
+    [A_CFC1] = 100, [A_CBN1] = 100, [A_CR1] = 100, [A_CD1] = 100, [A_CFC2] = 100,
+    [A_CBN2] = 100, [A_CR2] = 100, [A_DFC1] = 100, [A_DBN1] = 100, [A_DR1] = 100,
+};
 // Batch-independent floats in A_STATS: mean and rstd of each of the 5 BatchNorm layers.
 enum { ST_BN1 = 0, ST_BN2 = 2 * 64, ST_CBN1 = ST_BN2 + 2 * 50, ST_CBN2 = ST_CBN1 + 200,
        ST_DBN1 = ST_CBN2 + 200, ST_END = ST_DBN1 + 200 };
 
-static size_t act_offset(int a, int B) {
+static size_t offset(const size_t *per_image, int a, int B) {
     size_t off = 0;
-    for (int i = 0; i < a; i++) off += act_per_image[i] * (size_t)B;
+    for (int i = 0; i < a; i++) off += per_image[i] * (size_t)B;
     return off;
 }
-static size_t py3_acts_floats(int B) { return act_offset(A_STATS, B) + ST_END; }
+static size_t py3_acts_floats(int B) { return offset(act_per_image, A_STATS, B) + ST_END; }
+static size_t py3_grads_floats(int B) { return offset(grad_per_image, A_STATS, B); }
 static size_t py3_idx_count(int B) { return (size_t)B * (64 * 12 * 12 + 800); }
 
 static conv_dims conv1_dims(int B, int slots) { return (conv_dims){B, 3, 28, 28, 64, 5, slots}; }
@@ -99,8 +106,8 @@ typedef struct { float *a[N_ACTS], *g[N_ACTS]; int32_t *idx1, *idx2; } py3_view;
 static py3_view view(pass_t *p, int cap) {
     py3_view v;
     for (int i = 0; i < N_ACTS; i++) {
-        v.a[i] = p->acts + act_offset(i, cap);
-        v.g[i] = p->grads + act_offset(i, cap);
+        v.a[i] = p->acts + offset(act_per_image, i, cap);
+        v.g[i] = p->grads + offset(grad_per_image, i, cap);
     }
     v.idx1 = p->idx;
     v.idx2 = p->idx + (size_t)cap * 64 * 12 * 12;
@@ -136,18 +143,19 @@ static void py3_forward(dann_model *m, pass_t *p, const float *x, int B, int tra
         dropout_draw(p->mask[0], nB * 50, 0.5f, rng);
         if (heads & HEAD_CLASS) dropout_draw(p->mask[1], nB * 100, 0.5f, rng);
     }
-    // feature extractor
+    // feature extractor: conv -> [bn -> dropout2d -> maxpool] fused -> relu in place
     conv2d_forward(a[A_C1], x, t[F_CONV1_W], t[F_CONV1_B], &d1, m->scratch);
-    batchnorm_forward(a[A_BN1], st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_RM], t[F_BN1_RV], a[A_C1],
-                      t[F_BN1_W], t[F_BN1_B], B, 64, 24 * 24, training, BN_MOMENTUM, BN_EPS);
-    maxpool2_forward(a[A_P1], v.idx1, a[A_BN1], B, 64, 24, 24);
-    relu_forward(a[A_R1], a[A_P1], nB * 64 * 12 * 12);
+    batchnorm_stats(st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_RM], t[F_BN1_RV], a[A_C1], B, 64, 24 * 24,
+                    training, BN_MOMENTUM, BN_EPS);
+    bn_mask_maxpool2_forward(a[A_R1], v.idx1, a[A_C1], st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_W],
+                             t[F_BN1_B], NULL, B, 64, 24, 24);
+    relu_forward(a[A_R1], a[A_R1], nB * 64 * 12 * 12);
     conv2d_forward(a[A_C2], a[A_R1], t[F_CONV2_W], t[F_CONV2_B], &d2, m->scratch);
-    batchnorm_forward(a[A_BN2], st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_RM], t[F_BN2_RV], a[A_C2],
-                      t[F_BN2_W], t[F_BN2_B], B, 50, 8 * 8, training, BN_MOMENTUM, BN_EPS);
-    if (training) dropout_forward(a[A_D2], a[A_BN2], p->mask[0], nB * 50, 64);
-    maxpool2_forward(a[A_P2], v.idx2, training ? a[A_D2] : a[A_BN2], B, 50, 8, 8);
-    relu_forward(a[A_FEAT], a[A_P2], nB * 800);
+    batchnorm_stats(st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_RM], t[F_BN2_RV], a[A_C2], B, 50, 8 * 8,
+                    training, BN_MOMENTUM, BN_EPS);
+    bn_mask_maxpool2_forward(a[A_FEAT], v.idx2, a[A_C2], st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_W],
+                             t[F_BN2_B], training ? p->mask[0] : NULL, B, 50, 8, 8);
+    relu_forward(a[A_FEAT], a[A_FEAT], nB * 800);
     if (training) m->bn_count[F_BN1_N]++, m->bn_count[F_BN2_N]++;
     // class head
     if (heads & HEAD_CLASS) {
@@ -183,7 +191,7 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
     const size_t nB = (size_t)B;
     conv_dims d1 = conv1_dims(B, model_slots(m)), d2 = conv2_dims(B, model_slots(m));
     DANN_ASSERT((heads & p->heads) == heads);
-    memset(p->grads, 0, py3_acts_floats(m->max_batch) * sizeof(float));
+    memset(p->grads, 0, py3_grads_floats(m->max_batch) * sizeof(float));
     if (heads & HEAD_DOMAIN) {
         linear_backward(da[A_DR1], g[D_FC2_W], g[D_FC2_B], p->dlogit_domain, a[A_DR1], t[D_FC2_W], B, 100, 2);
         relu_backward(da[A_DBN1], da[A_DR1], a[A_DR1], nB * 100);
@@ -205,15 +213,12 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
         linear_backward(da[A_FEAT], g[C_FC1_W], g[C_FC1_B], da[A_CFC1], a[A_FEAT], t[C_FC1_W], B, 800, 100);
     }
     relu_backward(da[A_P2], da[A_FEAT], a[A_FEAT], nB * 800);
-    maxpool2_backward(da[A_D2], da[A_P2], v.idx2, B, 50, 8, 8);
-    dropout_backward(da[A_BN2], da[A_D2], p->mask[0], nB * 50, 64);
-    batchnorm_backward(da[A_C2], g[F_BN2_W], g[F_BN2_B], da[A_BN2], a[A_C2], st + ST_BN2,
-                       st + ST_BN2 + 50, t[F_BN2_W], B, 50, 64);
+    bn_mask_maxpool2_backward(da[A_C2], g[F_BN2_W], g[F_BN2_B], da[A_P2], v.idx2, a[A_C2], st + ST_BN2,
+                              st + ST_BN2 + 50, t[F_BN2_W], p->mask[0], B, 50, 8, 8);
     conv2d_backward(da[A_R1], g[F_CONV2_W], g[F_CONV2_B], da[A_C2], a[A_R1], t[F_CONV2_W], &d2, m->scratch);
     relu_backward(da[A_P1], da[A_R1], a[A_R1], nB * 64 * 12 * 12);
-    maxpool2_backward(da[A_BN1], da[A_P1], v.idx1, B, 64, 24, 24);
-    batchnorm_backward(da[A_C1], g[F_BN1_W], g[F_BN1_B], da[A_BN1], a[A_C1], st + ST_BN1,
-                       st + ST_BN1 + 64, t[F_BN1_W], B, 64, 576);
+    bn_mask_maxpool2_backward(da[A_C1], g[F_BN1_W], g[F_BN1_B], da[A_P1], v.idx1, a[A_C1], st + ST_BN1,
+                              st + ST_BN1 + 64, t[F_BN1_W], NULL, B, 64, 24, 24);
     conv2d_backward(NULL, g[F_CONV1_W], g[F_CONV1_B], da[A_C1], x, t[F_CONV1_W], &d1, m->scratch);
 }
 
@@ -233,6 +238,7 @@ const arch_ops arch_py3 = {
     .tensors = py3_tensors,
     .n_tensors = N_TENSORS,
     .acts_floats = py3_acts_floats,
+    .grads_floats = py3_grads_floats,
     .idx_count = py3_idx_count,
     .scratch_floats = py3_scratch_floats,
     .bind = py3_bind,

@@ -1,0 +1,52 @@
+/* test_fused.c - the fused BatchNorm -> dropout2d -> maxpool kernels must give exactly (bit for
+ * bit) what the separate kernels give; the separate kernels are themselves checked against
+ * PyTorch (test_torch_layers.c) and finite differences (test_gradcheck.c). */
+#include <stdlib.h>
+#include <string.h>
+#include "layers/layers.h"
+#include "test.h"
+
+static float *rnd(size_t n, dann_rng *r, float lo, float hi) {
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * rng_uniform(r);
+    return v;
+}
+
+static void fused_case(int B, int C, int H, int W, int use_mask) {
+    dann_rng r;
+    rng_seed(&r, (uint64_t)(B * 1000 + C * 10 + use_mask));
+    const size_t n = (size_t)B * C * H * W, no = (size_t)B * C * (H / 2) * (W / 2);
+    float *x = rnd(n, &r, -2, 3), *gamma = rnd((size_t)C, &r, 0.5f, 1.5f), *beta = rnd((size_t)C, &r, -1, 1);
+    float *dout = rnd(no, &r, -1, 1), *mask = calloc((size_t)B * C, sizeof(float));
+    dropout_draw(mask, (size_t)B * C, 0.5f, &r);
+    const float *mk = use_mask ? mask : NULL;
+    float rm[64] = {0}, rv[64], rm2[64] = {0}, rv2[64], mean[64], rstd[64], mean2[64], rstd2[64];
+    for (int c = 0; c < C; c++) rv[c] = rv2[c] = 1.0f;
+    // separate kernels
+    float *bn = calloc(n, sizeof(float)), *dr = calloc(n, sizeof(float)), *out = calloc(no, sizeof(float));
+    int32_t *am = calloc(no, sizeof(int32_t)), *am2 = calloc(no, sizeof(int32_t));
+    batchnorm_forward(bn, mean, rstd, rm, rv, x, gamma, beta, B, C, H * W, 1, 0.1f, 1e-5f);
+    if (mk) dropout_forward(dr, bn, mk, (size_t)B * C, (size_t)H * W);
+    maxpool2_forward(out, am, mk ? dr : bn, B, C, H, W);
+    float *dpool = calloc(n, sizeof(float)), *dbn = calloc(n, sizeof(float)), *dx = calloc(n, sizeof(float));
+    float dg[64] = {0}, db[64] = {0}, dg2[64] = {0}, db2[64] = {0};
+    maxpool2_backward(dpool, dout, am, B, C, H, W);
+    if (mk) dropout_backward(dbn, dpool, mk, (size_t)B * C, (size_t)H * W);
+    batchnorm_backward(dx, dg, db, mk ? dbn : dpool, x, mean, rstd, gamma, B, C, H * W);
+    // fused
+    float *out2 = calloc(no, sizeof(float)), *dx2 = calloc(n, sizeof(float));
+    batchnorm_stats(mean2, rstd2, rm2, rv2, x, B, C, H * W, 1, 0.1f, 1e-5f);
+    bn_mask_maxpool2_forward(out2, am2, x, mean2, rstd2, gamma, beta, mk, B, C, H, W);
+    bn_mask_maxpool2_backward(dx2, dg2, db2, dout, am2, x, mean2, rstd2, gamma, mk, B, C, H, W);
+    CHECK(!memcmp(mean, mean2, C * sizeof(float)) && !memcmp(rstd, rstd2, C * sizeof(float)), "stats differ");
+    CHECK(!memcmp(rm, rm2, C * sizeof(float)) && !memcmp(rv, rv2, C * sizeof(float)), "running stats differ");
+    CHECK(!memcmp(out, out2, no * sizeof(float)), "pooled outputs differ (mask %d)", use_mask);
+    CHECK(!memcmp(am, am2, no * sizeof(int32_t)), "argmax differs (mask %d)", use_mask);
+    CHECK(!memcmp(dx, dx2, n * sizeof(float)), "dinp differs (mask %d)", use_mask);
+    CHECK(!memcmp(dg, dg2, C * sizeof(float)) && !memcmp(db, db2, C * sizeof(float)), "dgamma/dbeta differ");
+    free(x), free(gamma), free(beta), free(dout), free(mask), free(bn), free(dr), free(out);
+    free(am), free(am2), free(dpool), free(dbn), free(dx), free(out2), free(dx2);
+}
+
+TEST(fused_bn_maxpool_equals_separate_kernels) { fused_case(3, 5, 8, 6, 0); }
+TEST(fused_bn_dropout2d_maxpool_equals_separate_kernels) { fused_case(4, 7, 8, 8, 1); }
