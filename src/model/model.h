@@ -30,6 +30,7 @@ enum { INIT_KAIMING = 0, INIT_FANIN, INIT_ONE, INIT_ZERO };
 typedef struct {
     int B;                         /* batch of the last forward */
     int heads;                     /* heads run by the last forward */
+    int grey;                      /* the last forward's input had 3 equal channels */
     float *acts;                   /* arch-defined layout, acts_floats(max_batch) floats */
     float *grads;                  /* activation gradients (arch-defined layout, grads_floats):
                                       a workspace shared by both passes (one backward at a time) */

@@ -63,7 +63,7 @@ enum {
     A_C1, A_P1, A_R1, A_C2, A_P2, A_FEAT, A_FEATREV,
     A_CFC1, A_CBN1, A_CR1, A_CD1, A_CFC2, A_CBN2, A_CR2, A_CFC3, A_LOGPC,
     A_DFC1, A_DBN1, A_DR1, A_DFC2, A_LOGPD,
-    A_MASK_F, A_MASK_C, A_DLOGC, A_DLOGD,
+    A_MASK_F, A_MASK_C, A_DLOGC, A_DLOGD, A_GREY,
     A_STATS, N_ACTS
 };
 static const size_t act_per_image[N_ACTS] = {
@@ -71,7 +71,7 @@ static const size_t act_per_image[N_ACTS] = {
     [A_CFC1] = 100, [A_CBN1] = 100, [A_CR1] = 100, [A_CD1] = 100, [A_CFC2] = 100,
     [A_CBN2] = 100, [A_CR2] = 100, [A_CFC3] = 10, [A_LOGPC] = 10,
     [A_DFC1] = 100, [A_DBN1] = 100, [A_DR1] = 100, [A_DFC2] = 2, [A_LOGPD] = 2,
-    [A_MASK_F] = 50, [A_MASK_C] = 100, [A_DLOGC] = 10, [A_DLOGD] = 2,
+    [A_MASK_F] = 50, [A_MASK_C] = 100, [A_DLOGC] = 10, [A_DLOGD] = 2, [A_GREY] = 28 * 28,
 };
 static const size_t grad_per_image[N_ACTS] = {
     [A_C1] = 64 * 24 * 24, [A_P1] = 64 * 12 * 12, [A_R1] = 64 * 12 * 12, [A_C2] = 50 * 8 * 8,
@@ -81,7 +81,11 @@ static const size_t grad_per_image[N_ACTS] = {
 };
 // Batch-independent floats in A_STATS: mean and rstd of each of the 5 BatchNorm layers.
 enum { ST_BN1 = 0, ST_BN2 = 2 * 64, ST_CBN1 = ST_BN2 + 2 * 50, ST_CBN2 = ST_CBN1 + 200,
-       ST_DBN1 = ST_CBN2 + 200, ST_END = ST_DBN1 + 200 };
+       ST_DBN1 = ST_CBN2 + 200,
+       // conv1 on grey input: channel-summed weights, and the weight/bias gradients of that
+       // one-channel convolution before they are spread back over the 3 input channels
+       ST_W1 = ST_DBN1 + 200, ST_DW1 = ST_W1 + 64 * 25, ST_DB1 = ST_DW1 + 64 * 25,
+       ST_END = ST_DB1 + 64 };
 
 static size_t offset(const size_t *per_image, int a, int B) {
     size_t off = 0;
@@ -93,6 +97,20 @@ static size_t py3_grads_floats(int B) { return offset(grad_per_image, A_STATS, B
 static size_t py3_idx_count(int B) { return (size_t)B * (64 * 12 * 12 + 800); }
 
 static conv_dims conv1_dims(int B, int slots) { return (conv_dims){B, 3, 28, 28, 64, 5, slots}; }
+static conv_dims conv1_grey_dims(int B, int slots) { return (conv_dims){B, 1, 28, 28, 64, 5, slots}; }
+
+// A grey image repeated over 3 channels (MNIST as the reference feeds it): conv1 then equals a
+// one-channel convolution with the channel-summed kernel, a third of the work. Same function,
+// different float rounding (checked against PyTorch by the three-step fixture, whose source
+// batch is grey).
+static int all_grey(const float *x, int B) {
+    for (int b = 0; b < B; b++) {
+        const float *img = x + (size_t)b * 3 * 784;
+        if (memcmp(img, img + 784, 784 * sizeof(float)) || memcmp(img, img + 2 * 784, 784 * sizeof(float)))
+            return 0;
+    }
+    return 1;
+}
 static conv_dims conv2_dims(int B, int slots) { return (conv_dims){B, 64, 12, 12, 50, 5, slots}; }
 static size_t py3_scratch_floats(int B, int slots) {
     conv_dims d1 = conv1_dims(B, slots), d2 = conv2_dims(B, slots);
@@ -144,7 +162,18 @@ static void py3_forward(dann_model *m, pass_t *p, const float *x, int B, int tra
         if (heads & HEAD_CLASS) dropout_draw(p->mask[1], nB * 100, 0.5f, rng);
     }
     // feature extractor: conv -> [bn -> dropout2d -> maxpool] fused -> relu in place
-    conv2d_forward(a[A_C1], x, t[F_CONV1_W], t[F_CONV1_B], &d1, m->scratch);
+    p->grey = all_grey(x, B);
+    if (p->grey) {
+        conv_dims dg = conv1_grey_dims(B, model_slots(m));
+        const float *w = t[F_CONV1_W];
+        for (int oc = 0; oc < 64; oc++)
+            for (int k = 0; k < 25; k++)
+                st[ST_W1 + oc * 25 + k] = w[(oc * 3 + 0) * 25 + k] + w[(oc * 3 + 1) * 25 + k] + w[(oc * 3 + 2) * 25 + k];
+        for (int b = 0; b < B; b++) memcpy(a[A_GREY] + (size_t)b * 784, x + (size_t)b * 3 * 784, 784 * sizeof(float));
+        conv2d_forward(a[A_C1], a[A_GREY], st + ST_W1, t[F_CONV1_B], &dg, m->scratch);
+    } else {
+        conv2d_forward(a[A_C1], x, t[F_CONV1_W], t[F_CONV1_B], &d1, m->scratch);
+    }
     batchnorm_stats(st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_RM], t[F_BN1_RV], a[A_C1], B, 64, 24 * 24,
                     training, BN_MOMENTUM, BN_EPS);
     bn_mask_maxpool2_forward(a[A_R1], v.idx1, a[A_C1], st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_W],
@@ -219,7 +248,19 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
     relu_backward(da[A_P1], da[A_R1], a[A_R1], nB * 64 * 12 * 12);
     bn_mask_maxpool2_backward(da[A_C1], g[F_BN1_W], g[F_BN1_B], da[A_P1], v.idx1, a[A_C1], st + ST_BN1,
                               st + ST_BN1 + 64, t[F_BN1_W], NULL, B, 64, 24, 24);
-    conv2d_backward(NULL, g[F_CONV1_W], g[F_CONV1_B], da[A_C1], x, t[F_CONV1_W], &d1, m->scratch);
+    if (p->grey) {
+        // d loss / d w[oc,c,k] is the same for the 3 channels: the one-channel kernel's gradient
+        conv_dims dg = conv1_grey_dims(B, model_slots(m));
+        memset(st + ST_DW1, 0, (64 * 25 + 64) * sizeof(float));
+        conv2d_backward(NULL, st + ST_DW1, st + ST_DB1, da[A_C1], a[A_GREY], st + ST_W1, &dg, m->scratch);
+        for (int oc = 0; oc < 64; oc++) {
+            for (int c = 0; c < 3; c++)
+                for (int k = 0; k < 25; k++) g[F_CONV1_W][(oc * 3 + c) * 25 + k] += st[ST_DW1 + oc * 25 + k];
+            g[F_CONV1_B][oc] += st[ST_DB1 + oc];
+        }
+    } else {
+        conv2d_backward(NULL, g[F_CONV1_W], g[F_CONV1_B], da[A_C1], x, t[F_CONV1_W], &d1, m->scratch);
+    }
 }
 
 // Per image: conv1 2*64*576*75, conv2 2*50*64*1600, linears 2*IN*OUT each; a layer's weight
