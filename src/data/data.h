@@ -42,7 +42,8 @@ dann_status dataset_load(dataset *ds, const char *spec, int split, int h, int w,
 void dataset_free(dataset *ds);
 
 /* Copies B images idx[0..B) into x (B, out_c, h, w) normalised, and their labels into y (may be
- * NULL). out_c must be ds->c or 3 with ds->c == 1 (grey repeated). */
+ * NULL). out_c must be ds->c or 3 with ds->c == 1 (grey repeated, each copy normalised with
+ * mean[0] / std[0]). The values are bit-identical to the float32 formula above. */
 void dataset_gather(float *x, int32_t *y, const dataset *ds, const int32_t *idx, int B, int out_c);
 
 /* Individual readers, also used by the tests and the fuzz targets. */
