@@ -362,6 +362,35 @@ def py3_fixture():
     return out, meta
 
 
+def optim_fixture():
+    """torch.optim.SGD (momentum, weight decay) and Adam (weight decay) over 5 steps on one
+    tensor with given gradients, plus the DANN schedules at a few progress values."""
+    out = {}
+    p0 = torch.randn(37)
+    grads = torch.randn(5, 37) * torch.logspace(-6, 0, 37)  # tiny to O(1) gradients
+    out["p0"], out["grads"] = p0.clone(), grads.clone()
+    cases = {
+        "sgd": lambda prm: torch.optim.SGD([prm], lr=0.01, momentum=0.9, weight_decay=5e-4),
+        "sgd_plain": lambda prm: torch.optim.SGD([prm], lr=0.05),
+        "adam": lambda prm: torch.optim.Adam([prm], lr=1e-3),
+        "adam_wd": lambda prm: torch.optim.Adam([prm], lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-2),
+    }
+    for name, make in cases.items():
+        prm = torch.nn.Parameter(p0.clone())
+        opt = make(prm)
+        traj = []
+        for t in range(5):
+            prm.grad = grads[t].clone()
+            opt.step()
+            traj.append(prm.detach().clone())
+        out[name] = torch.stack(traj)
+    ps = [float(np.float32(x)) for x in (0.0, 0.1, 0.25, 0.5, 0.9, 1.0)]  # exact in float32
+    out["sched_p"] = torch.tensor(ps, dtype=torch.float32)
+    out["sched_lambda"] = torch.tensor([2.0 / (1.0 + math.exp(-10 * p)) - 1 for p in ps], dtype=torch.float32)
+    out["sched_mu"] = torch.tensor([0.01 / (1 + 10 * p) ** 0.75 for p in ps], dtype=torch.float32)
+    return out
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_fixtures.py OUTDIR")
@@ -377,7 +406,11 @@ def main():
     torch.manual_seed(7)
     out, meta = py3_fixture()
     st.save(out, os.path.join(outdir, "torch_py3.safetensors"), meta)
-    for f in ("st_small", "torch_layers", "torch_py3"):
+    torch.manual_seed(11)
+    st.save(optim_fixture(), os.path.join(outdir, "torch_optim.safetensors"),
+            {"cases": "sgd: lr 0.01 momentum 0.9 wd 5e-4; sgd_plain: lr 0.05; adam: lr 1e-3; "
+                      "adam_wd: lr 3e-3 betas 0.8/0.99 eps 1e-6 wd 1e-2", "torch": torch.__version__})
+    for f in ("st_small", "torch_layers", "torch_py3", "torch_optim"):
         path = os.path.join(outdir, f + ".safetensors")
         print(f"{path}: {os.path.getsize(path)} bytes")
 
