@@ -112,10 +112,16 @@ static int all_grey(const float *x, int B) {
     return 1;
 }
 static conv_dims conv2_dims(int B, int slots) { return (conv_dims){B, 64, 12, 12, 50, 5, slots}; }
+static conv_dims conv1_grey_dims(int B, int slots);
 static size_t py3_scratch_floats(int B, int slots) {
-    conv_dims d1 = conv1_dims(B, slots), d2 = conv2_dims(B, slots);
-    size_t a = conv2d_scratch_floats(&d1), b = conv2d_scratch_floats(&d2);
-    return a > b ? a : b;
+    // Every convolution the model runs shares the scratch: size it for the largest.
+    conv_dims d[3] = {conv1_dims(B, slots), conv1_grey_dims(B, slots), conv2_dims(B, slots)};
+    size_t most = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t n = conv2d_scratch_floats(&d[i]);
+        most = n > most ? n : most;
+    }
+    return most;
 }
 
 // Pointers to pass buffers for the batch capacity the pass was allocated with. Offsets depend on
