@@ -425,7 +425,7 @@ dann_status mnistm_load(dataset *ds, const char *path, int split, int h, int w, 
     else if (snprintf(p, sizeof p, "%s/%s_labels.txt", path, sub), is_file(p))
         st = load_folder(ds, path, sub, h, w, err);
     else if (snprintf(p, sizeof p, "%s/mnist_m", path), is_dir(p))
-        st = load_folder(ds, p, sub, h, w, err);
+        return mnistm_load(ds, p, split, h, w, err);  // a data root: its mnist_m/ folder (unpacked or holding the archive)
     else if (snprintf(p, sizeof p, "%s/mnist_m.tar.gz", path), is_file(p))
         st = load_archive(ds, p, sub, h, w, err);
     else
