@@ -29,7 +29,8 @@
  *
  * Each layer test also checks that backward ACCUMULATES: it is called again on buffers
  * pre-filled with random values, which must grow by exactly the gradient (float rounding only).
- * Set DANN_FD_VERBOSE=1 to print the worst error of every check. */
+ * Every test runs the kernels with one thread (the tensors are tiny; threads only add overhead
+ * on a loaded machine). Set DANN_FD_VERBOSE=1 to print the worst error of every check. */
 #include <stdlib.h>
 #include <string.h>
 #include "layers/layers.h"
@@ -213,6 +214,7 @@ static void conv_case(conv_dims d, uint64_t seed) {
 }
 
 TEST(gradcheck_conv2d) {
+    dann_set_threads(1);
     /* Rectangular planes and C, OC > 1 so that a transposed index shows up. */
     conv_case((conv_dims){.B = 2, .C = 3, .H = 6, .W = 7, .OC = 4, .K = 3}, 11);
     conv_case((conv_dims){.B = 1, .C = 2, .H = 8, .W = 9, .OC = 3, .K = 5}, 12);
@@ -282,10 +284,127 @@ static void bn_case(int B, int C, int S, uint64_t seed, const char *tag) {
 }
 
 TEST(gradcheck_batchnorm) {
+    dann_set_threads(1);
     /* Small batches: with n = B*S values per channel the mean and variance terms of the input
      * gradient are O(1/n) of each element's gradient, so a large n would hide a mistake there. */
     bn_case(2, 3, 6, 21, "batchnorm2d(S=6)");
     bn_case(4, 5, 1, 22, "batchnorm1d(S=1)");
+}
+
+/* ---- fused BatchNorm-apply -> channel dropout -> maxpool 2x2 (training mode) ---- */
+
+typedef struct {
+    int B, C, H, W;
+    float *inp, *gamma, *beta, *mask, *out, *r, *mean, *rstd, *run_mean, *run_var;
+    int32_t *argmax;
+} fused_ctx;
+
+/* The batch statistics are part of the function of inp: recomputed on every evaluation. */
+static double fused_loss(void *p) {
+    fused_ctx *c = p;
+    batchnorm_stats(c->mean, c->rstd, c->run_mean, c->run_var, c->inp, c->B, c->C, c->H * c->W, 1,
+                    0.1f, 1e-5f);
+    bn_mask_maxpool2_forward(c->out, c->argmax, c->inp, c->mean, c->rstd, c->gamma, c->beta,
+                             c->mask, c->B, c->C, c->H, c->W);
+    return dot(c->out, c->r, (size_t)c->B * c->C * (c->H / 2) * (c->W / 2));
+}
+
+static void fused_case(int with_mask, uint64_t seed, const char *tag) {
+    dann_rng rng;
+    rng_seed(&rng, seed);
+    fused_ctx c = {.B = 2, .C = 3, .H = 4, .W = 7};
+    const int C = c.C, S = c.H * c.W;
+    size_t n = (size_t)c.B * C * S, n_out = (size_t)c.B * C * (c.H / 2) * (c.W / 2);
+    c.inp = fvec(n); c.out = fvec(n_out); c.r = fvec(n_out);
+    c.gamma = fvec(C); c.beta = fvec(C); c.mean = fvec(C); c.rstd = fvec(C);
+    c.run_mean = fvec(C); c.run_var = fvec(C);
+    c.argmax = calloc(n_out, sizeof *c.argmax);
+    if (!c.argmax) abort();
+    /* Per channel, distinct values on a 0.05 grid in random order (plus a channel offset): after
+     * normalisation (rstd ~1.5 for these 2*4*7 values, gamma <= 1.5) neighbours differ by ~0.1,
+     * while a perturbation moves an element by at most ~eps * 2.3 = 0.023: no window changes
+     * its winner. */
+    int32_t *perm = malloc((size_t)c.B * S * sizeof *perm);
+    if (!perm) abort();
+    for (int ch = 0; ch < C; ch++) {
+        for (int i = 0; i < c.B * S; i++) perm[i] = i;
+        rng_shuffle(&rng, perm, c.B * S);
+        float off = rng_uniform(&rng) - 0.5f;
+        for (int b = 0; b < c.B; b++)
+            for (int s = 0; s < S; s++)
+                c.inp[((size_t)b * C + ch) * S + s] =
+                    off + 0.05f * (float)(perm[b * S + s] - c.B * S / 2);
+        c.run_var[ch] = 1;
+    }
+    fill(c.gamma, C, &rng, 0.5f, 1.5f);
+    fill(c.beta, C, &rng, -0.5f, 0.5f);
+    fill(c.r, n_out, &rng, -1, 1);
+    if (with_mask) {
+        c.mask = fvec((size_t)c.B * C);
+        for (int u = 0; u < c.B * C; u++) c.mask[u] = u % 3 == 1 ? 0.0f : 2.0f;
+    }
+
+    float *dinp = fvec(n), *dg = fvec(C), *dbeta = fvec(C);
+    fused_loss(&c);
+    bn_mask_maxpool2_backward(dinp, dg, dbeta, c.r, c.argmax, c.inp, c.mean, c.rstd, c.gamma,
+                              c.mask, c.B, C, c.H, c.W);
+
+    /* The fused kernel promises the float operations of the separate kernels: the forward
+     * bit for bit, the backward up to summation order. */
+    {
+        float *bn = fvec(n), *dr = fvec(n), *po = fvec(n_out), *mean2 = fvec(C), *rstd2 = fvec(C);
+        float *rm = fvec(C), *rv = fvec(C), *g_po = fvec(n), *g_dr = fvec(n), *g_in = fvec(n);
+        float *g_g = fvec(C), *g_b = fvec(C);
+        int32_t *am = calloc(n_out, sizeof *am);
+        if (!am) abort();
+        for (int ch = 0; ch < C; ch++) rv[ch] = 1;
+        batchnorm_forward(bn, mean2, rstd2, rm, rv, c.inp, c.gamma, c.beta, c.B, C, S, 1, 0.1f,
+                          1e-5f);
+        if (c.mask) dropout_forward(dr, bn, c.mask, (size_t)c.B * C, (size_t)S);
+        maxpool2_forward(po, am, c.mask ? dr : bn, c.B, C, c.H, c.W);
+        CHECK(memcmp(po, c.out, n_out * sizeof *po) == 0 &&
+                  memcmp(am, c.argmax, n_out * sizeof *am) == 0,
+              "%s: fused forward differs from batchnorm + dropout + maxpool", tag);
+        maxpool2_backward(g_po, c.r, am, c.B, C, c.H, c.W);
+        if (c.mask) dropout_backward(g_dr, g_po, c.mask, (size_t)c.B * C, (size_t)S);
+        batchnorm_backward(g_in, g_g, g_b, c.mask ? g_dr : g_po, c.inp, mean2, rstd2, c.gamma,
+                           c.B, C, S);
+        CHECK_CLOSE("fused dinp vs separate kernels", dinp, g_in, n, 1e-6, 1e-5);
+        CHECK_CLOSE("fused dgamma vs separate kernels", dg, g_g, C, 1e-6, 1e-5);
+        CHECK_CLOSE("fused dbeta vs separate kernels", dbeta, g_b, C, 1e-6, 1e-5);
+        free(bn); free(dr); free(po); free(mean2); free(rstd2); free(rm); free(rv);
+        free(g_po); free(g_dr); free(g_in); free(g_g); free(g_b); free(am);
+    }
+
+    float *pi = fvec(n), *pg = fvec(C), *pb = fvec(C);
+    fill(pi, n, &rng, -1, 1); fill(pg, C, &rng, -1, 1); fill(pb, C, &rng, -1, 1);
+    float *ai = fdup(pi, n), *ag = fdup(pg, C), *ab = fdup(pb, C);
+    bn_mask_maxpool2_backward(ai, ag, ab, c.r, c.argmax, c.inp, c.mean, c.rstd, c.gamma, c.mask,
+                              c.B, C, c.H, c.W);
+    char what[64];
+    snprintf(what, sizeof what, "%s dinp accumulates", tag);
+    check_accum(what, ai, pi, dinp, n);
+    snprintf(what, sizeof what, "%s dgamma accumulates", tag);
+    check_accum(what, ag, pg, dg, C);
+    snprintf(what, sizeof what, "%s dbeta accumulates", tag);
+    check_accum(what, ab, pb, dbeta, C);
+
+    snprintf(what, sizeof what, "%s dinp", tag);
+    FD_CHECK(what, c.inp, n, dinp, fused_loss, &c, seed + 1);
+    snprintf(what, sizeof what, "%s dgamma", tag);
+    FD_CHECK(what, c.gamma, C, dg, fused_loss, &c, seed + 2);
+    snprintf(what, sizeof what, "%s dbeta", tag);
+    FD_CHECK(what, c.beta, C, dbeta, fused_loss, &c, seed + 3);
+
+    free(c.inp); free(c.out); free(c.r); free(c.gamma); free(c.beta); free(c.mean); free(c.rstd);
+    free(c.run_mean); free(c.run_var); free(c.argmax); free(c.mask); free(perm);
+    free(dinp); free(dg); free(dbeta); free(pi); free(pg); free(pb); free(ai); free(ag); free(ab);
+}
+
+TEST(gradcheck_bn_mask_maxpool2) {
+    dann_set_threads(1);
+    fused_case(0, 26, "bn_maxpool2");
+    fused_case(1, 27, "bn_mask_maxpool2");
 }
 
 /* ---- maxpool 2x2 ---- */
@@ -303,6 +422,7 @@ static double pool_loss(void *p) {
 }
 
 TEST(gradcheck_maxpool2) {
+    dann_set_threads(1);
     dann_rng rng;
     rng_seed(&rng, 31);
     /* Odd H and W: the last row and column belong to no window (floor), gradient 0. */
@@ -345,6 +465,7 @@ static double relu_loss(void *p) {
 }
 
 TEST(gradcheck_relu) {
+    dann_set_threads(1);
     dann_rng rng;
     rng_seed(&rng, 41);
     ew_ctx c = {.n = 200};
@@ -406,6 +527,7 @@ static void drop_case(size_t n_units, size_t unit, uint64_t seed, const char *ta
 }
 
 TEST(gradcheck_dropout) {
+    dann_set_threads(1);
     drop_case(60, 1, 51, "dropout");
     drop_case(2 * 3, 3 * 4, 52, "dropout2d");  /* B 2, C 3, H*W 12: one unit per plane */
 }
@@ -437,6 +559,7 @@ static void lin_setup(lin_ctx *c, float **dinp, float **dw, float **db, dann_rng
 static void lin_free(lin_ctx *c) { free(c->inp); free(c->w); free(c->b); free(c->out); free(c->r); }
 
 TEST(gradcheck_linear) {
+    dann_set_threads(1);
     dann_rng rng;
     rng_seed(&rng, 61);
     lin_ctx c = {.B = 3, .IN = 7, .OUT = 5};
@@ -479,6 +602,7 @@ static double nll_fd_loss(void *p) {
 }
 
 TEST(gradcheck_logsoftmax_nll) {
+    dann_set_threads(1);
     dann_rng rng;
     rng_seed(&rng, 71);
     static const int32_t y[4] = {2, 0, 5, 2};
@@ -515,6 +639,7 @@ static double grl_identity_loss(void *p) {
 }
 
 TEST(gradcheck_grl) {
+    dann_set_threads(1);
     dann_rng rng;
     rng_seed(&rng, 81);
     ew_ctx c = {.n = 50};
@@ -549,6 +674,7 @@ TEST(gradcheck_grl) {
 /* ---- the checker itself must catch planted mistakes ---- */
 
 TEST(gradcheck_catches_planted_errors) {
+    dann_set_threads(1);
     dann_rng rng;
     rng_seed(&rng, 91);
     lin_ctx c = {.B = 3, .IN = 7, .OUT = 5};
