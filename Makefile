@@ -64,6 +64,9 @@ $(BUILD)/dann: $(CLI_OBJ) $(BUILD)/libdann.a
 $(BUILD)/test_dann: $(TEST_OBJ) $(filter-out %/src/cli/main.o,$(CLI_OBJ)) $(BUILD)/libdann.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# demo_data.c embeds data/demo/ with .incbin, which the compiler's dependency files do not list.
+$(BUILD)/obj/src/cli/demo_data.o: $(wildcard data/demo/*.gz data/demo/mnist/*.gz)
+
 # The suite runs from the repository root; it finds ../shared/data when present.
 test: $(BUILD)/test_dann $(BUILD)/dann
 	OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} $(BUILD)/test_dann

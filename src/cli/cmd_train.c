@@ -1,10 +1,421 @@
-/* cmd_train.c - placeholder until the 'train' subcommand lands (being written now). */
+/* cmd_train.c - `dann train`: options, data loading, the run folder and signals around the
+ * epoch loop of trainloop.c.
+ *
+ * The run folder (--out) receives run.json (the run's settings, written once, atomically),
+ * metrics.jsonl, last.ckpt, best.ckpt and summary.json (see trainloop.h). A fresh run refuses a
+ * folder that already holds a run. `--resume RUN/last.ckpt` reads RUN/run.json for every
+ * setting not given again, insists that those fixing the step sequence (epochs, batch, seed,
+ * max-steps, source-val) are unchanged, and continues in RUN. SIGINT/SIGTERM set a flag: the
+ * loop finishes its step, saves last.ckpt and we exit 130 with the command that resumes; a
+ * second signal kills at once (checkpoints are atomic, so nothing is left half-written). */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/json.h"
+#include "cli/progress.h"
+#include "cli/trainloop.h"
+
+#define CMD "train"
+#define SPEC_LEN 4096
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) {
+    (void)sig;
+    static const char msg[] = "\ndann train: stopping after this step (again to quit at once)\n";
+    g_stop = 1;
+    ssize_t k = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)k;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+"usage: dann train --source SPEC --target SPEC --out RUN_DIR [options]\n"
+"       dann train --resume RUN_DIR/last.ckpt [options]\n"
+"\n"
+"Trains the py3 model (fungtion/DANN_py3) with domain-adversarial training or a baseline.\n"
+"SPEC is mnist:DIR, mnistm:PATH (folder or mnist_m.tar.gz), folder:DIR (labelled class\n"
+"sub-folders) or images:DIR (unlabelled).\n"
+"\n"
+"  --preset py3|paper     hyper-parameters (default py3: Adam 1e-3, 100 epochs, batch 128)\n"
+"  --mode dann|source-only|target-only   (default dann)\n"
+"  --source SPEC          labelled source training data\n"
+"  --target SPEC          target training data (labels used only by target-only)\n"
+"  --source-test SPEC     default: the test split of --source (mnist:/mnistm: only)\n"
+"  --target-test SPEC     default: the test split of --target (mnist:/mnistm: only)\n"
+"  --epochs N             default 100\n"
+"  --batch N              images per domain per step (default 128)\n"
+"  --lr X                 override the preset's learning rate\n"
+"  --seed S               initialisation, dropout and shuffling (default 1)\n"
+"  --threads T            kernel threads (default: all CPUs)\n"
+"  --out RUN_DIR          run folder (created; an existing run is never overwritten)\n"
+"  --source-val N         hold out N source training images; best.ckpt = best accuracy there\n"
+"  --resume CKPT          continue an interrupted run exactly (RUN_DIR/last.ckpt)\n"
+"  --max-steps K          cap steps per epoch (the schedules use the capped length)\n"
+"  --eval-max N           evaluate on the first N test images only\n"
+"  --progress auto|bar|lines|off   (default auto: a bar on a terminal, lines otherwise)\n"
+"  --quiet                no progress and no per-epoch lines\n"
+"\n"
+"Writes RUN_DIR/metrics.jsonl (one line per epoch), last.ckpt, best.ckpt, summary.json.\n"
+"Ctrl-C stops after the current step and saves last.ckpt for --resume (exit status 130).\n");
+}
+
+typedef struct {
+    const char *preset, *source, *target, *source_test, *target_test, *out, *resume;
+    int mode;            /* index in MODES, -1 = not given */
+    int epochs, batch, threads, source_val, max_steps, eval_max, progress, quiet;
+    int has_seed, has_lr;
+    uint64_t seed;
+    double lr;
+} train_args;
+
+static const char *const MODES[] = {"dann", "source-only", "target-only", NULL};
+static const char *const PROGRESS[] = {"auto", "bar", "lines", "off", NULL};
+
+static int parse(train_args *a, int argc, char **argv) {
+    args_parser ap;
+    args_init(&ap, CMD, argc, argv);
+    while (args_next(&ap)) {
+        if (args_is(&ap, "--help") || args_is(&ap, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (args_is(&ap, "--preset")) args_str(&ap, &a->preset);
+        else if (args_is(&ap, "--mode")) args_choice(&ap, MODES, &a->mode);
+        else if (args_is(&ap, "--source")) args_str(&ap, &a->source);
+        else if (args_is(&ap, "--target")) args_str(&ap, &a->target);
+        else if (args_is(&ap, "--source-test")) args_str(&ap, &a->source_test);
+        else if (args_is(&ap, "--target-test")) args_str(&ap, &a->target_test);
+        else if (args_is(&ap, "--epochs")) args_int(&ap, 1, 1000000, &a->epochs);
+        else if (args_is(&ap, "--batch")) args_int(&ap, 1, 65536, &a->batch);
+        else if (args_is(&ap, "--lr")) a->has_lr = !args_double(&ap, 1e-12, 1e3, &a->lr);
+        else if (args_is(&ap, "--seed")) a->has_seed = !args_u64(&ap, &a->seed);
+        else if (args_is(&ap, "--threads")) args_int(&ap, 1, 1024, &a->threads);
+        else if (args_is(&ap, "--out")) args_str(&ap, &a->out);
+        else if (args_is(&ap, "--source-val")) args_int(&ap, 0, 100000000, &a->source_val);
+        else if (args_is(&ap, "--resume")) args_str(&ap, &a->resume);
+        else if (args_is(&ap, "--max-steps")) args_int(&ap, 0, 100000000, &a->max_steps);
+        else if (args_is(&ap, "--eval-max")) args_int(&ap, 0, 100000000, &a->eval_max);
+        else if (args_is(&ap, "--progress")) args_choice(&ap, PROGRESS, &a->progress);
+        else if (args_is(&ap, "--quiet")) args_flag(&ap, &a->quiet);
+        else args_unknown(&ap);
+    }
+    return ap.failed ? 2 : -1;  /* -1: go on */
+}
+
+/* ---- run.json: the settings of a run, for --resume ------------------------------------------ */
+
+typedef struct {
+    char preset[32], mode[32], source[SPEC_LEN], target[SPEC_LEN], source_test[SPEC_LEN],
+        target_test[SPEC_LEN];
+    double epochs, batch, max_steps, eval_max, source_val, lr, seed_lo, seed_hi;
+} run_info;
+
+static int write_run_json(const char *dir, const train_args *a, const char *mode, double lr,
+                          const char *src_test, const char *tgt_test) {
+    json_buf j;
+    json_begin(&j);
+    json_str(&j, "preset", a->preset);
+    json_str(&j, "mode", mode);
+    json_str(&j, "source", a->source);
+    json_str(&j, "target", a->target);
+    json_str(&j, "source_test", src_test);
+    json_str(&j, "target_test", tgt_test);
+    json_int(&j, "epochs", a->epochs);
+    json_int(&j, "batch", a->batch);
+    json_u64(&j, "seed", a->seed);
+    /* the seed again as two exact 32-bit halves: %.10g readers lose bits above 2^53 */
+    json_int(&j, "seed_lo", (int64_t)(a->seed & 0xffffffffu));
+    json_int(&j, "seed_hi", (int64_t)(a->seed >> 32));
+    json_int(&j, "max_steps", a->max_steps);
+    json_int(&j, "eval_max", a->eval_max);
+    json_int(&j, "source_val", a->source_val);
+    json_num(&j, "lr", lr);
+    json_str(&j, "version", DANN_VERSION_STRING);
+    json_end(&j);
+    char path[SPEC_LEN + 32], tmp[SPEC_LEN + 40];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = j.overflow ? NULL : fopen(tmp, "wb");
+    int ok = f && fwrite(j.buf, 1, j.n, f) == j.n;
+    if (f) ok = (fflush(f) == 0 && fsync(fileno(f)) == 0) & (fclose(f) == 0) & ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "dann %s: %s: cannot write: %s\n", CMD, j.overflow ? "run.json" : path,
+                j.overflow ? "settings too long" : strerror(errno));
+        unlink(tmp);
+        return 1;
+    }
+    return 0;
+}
+
+static int read_run_json(const char *dir, run_info *r) {
+    char path[SPEC_LEN + 32], buf[6 * SPEC_LEN];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "dann %s: %s: cannot open: %s (needed by --resume)\n", CMD, path,
+                strerror(errno));
+        return 1;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    buf[n] = 0;
+    memset(r, 0, sizeof *r);
+    if (bad || !json_get_str(buf, "preset", r->preset, sizeof r->preset) ||
+        !json_get_str(buf, "mode", r->mode, sizeof r->mode) ||
+        !json_get_str(buf, "source", r->source, sizeof r->source) ||
+        !json_get_str(buf, "target", r->target, sizeof r->target) ||
+        !json_get_num(buf, "epochs", &r->epochs) || !json_get_num(buf, "batch", &r->batch) ||
+        !json_get_num(buf, "seed_lo", &r->seed_lo) || !json_get_num(buf, "seed_hi", &r->seed_hi) ||
+        !json_get_num(buf, "max_steps", &r->max_steps) ||
+        !json_get_num(buf, "eval_max", &r->eval_max) ||
+        !json_get_num(buf, "source_val", &r->source_val)) {
+        fprintf(stderr, "dann %s: %s: not a run.json written by dann train\n", CMD, path);
+        return 1;
+    }
+    json_get_str(buf, "source_test", r->source_test, sizeof r->source_test);
+    json_get_str(buf, "target_test", r->target_test, sizeof r->target_test);
+    return 0;
+}
+
+/* Fills unset options from run.json; 2 when a given option contradicts it. */
+static int merge_resume(train_args *a, run_info *r) {
+    struct { const char *name; int *given; int unset; double stored; } nums[] = {
+        {"--epochs", &a->epochs, 0, r->epochs},
+        {"--batch", &a->batch, 0, r->batch},
+        {"--max-steps", &a->max_steps, -1, r->max_steps},
+        {"--source-val", &a->source_val, -1, r->source_val},
+    };
+    for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
+        if (*nums[k].given == nums[k].unset) *nums[k].given = (int)nums[k].stored;
+        else if (*nums[k].given != (int)nums[k].stored)
+            return args_usage(CMD, "%s %d differs from the run being resumed (%d): a resumed run "
+                              "keeps its settings", nums[k].name, *nums[k].given, (int)nums[k].stored);
+    }
+    uint64_t seed = (uint64_t)r->seed_lo | ((uint64_t)r->seed_hi << 32);
+    if (a->has_seed && a->seed != seed)
+        return args_usage(CMD, "--seed %llu differs from the run being resumed (%llu)",
+                          (unsigned long long)a->seed, (unsigned long long)seed);
+    a->seed = seed;
+    if (a->eval_max < 0) a->eval_max = (int)r->eval_max;
+    if (a->mode >= 0 && strcmp(MODES[a->mode], r->mode))
+        return args_usage(CMD, "--mode %s differs from the run being resumed (%s)", MODES[a->mode],
+                          r->mode);
+    if (!a->preset) a->preset = r->preset;
+    if (!a->source) a->source = r->source;
+    if (!a->target) a->target = r->target;
+    if (!a->source_test && r->source_test[0]) a->source_test = r->source_test;
+    if (!a->target_test && r->target_test[0]) a->target_test = r->target_test;
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static int mkdir_p(const char *dir) {
+    char p[SPEC_LEN];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) return -1;
+            *s = '/';
+        }
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) return -1;
+    struct stat sb;
+    if (stat(p, &sb) != 0) return -1;
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+/* The test split is implied only for mnist: and mnistm: specs. */
+static const char *default_test(const char *spec) {
+    return !strncmp(spec, "mnist:", 6) || !strncmp(spec, "mnistm:", 7) ? spec : NULL;
+}
+
+static int online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+static int load(dataset *ds, const char *spec, int split, int quiet, dann_error *err) {
+    double t0 = progress_now();
+    if (dataset_load(ds, spec, split, 28, 28, err)) return args_fail(CMD, err);
+    if (!quiet)
+        printf("data: %-14s %6d images  %s  (%.1f s)\n", ds->name, ds->n, spec, progress_now() - t0);
+    return 0;
+}
+
+static void print_summary(const trainloop_result *r, const char *out) {
+    char t[32];
+    progress_fmt_time(t, sizeof t, r->train_seconds + r->eval_seconds);
+    printf("done: %d epochs of %d steps (this session %s)\n", r->epochs_done, r->steps_per_epoch, t);
+    printf("final: source test %s", r->src_acc >= 0 ? "" : "-");
+    if (r->src_acc >= 0) printf("%.4f", r->src_acc);
+    printf("  target test %s", r->tgt_acc >= 0 ? "" : "-");
+    if (r->tgt_acc >= 0) printf("%.4f", r->tgt_acc);
+    printf("\n");
+    if (r->best_epoch) {
+        printf("selected by source-val: epoch %d (val %.4f", r->best_epoch, r->best_val_acc);
+        if (r->best_tgt_acc >= 0) printf(", target test %.4f", r->best_tgt_acc);
+        printf(")%s%s\n", out ? " -> " : "", out ? "best.ckpt" : "");
+    } else {
+        printf("selected: the last epoch (no --source-val)\n");
+    }
+    if (r->oracle_epoch)
+        printf("oracle (picked with TARGET test labels; reference only, not a valid selection): "
+               "target test %.4f @ epoch %d\n", r->oracle_tgt_acc, r->oracle_epoch);
+    if (out) printf("run folder: %s (metrics.jsonl, last.ckpt, summary.json)\n", out);
+}
+
+/* ---- the command --------------------------------------------------------------------------- */
 
 int cmd_train(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "dann train: not available in this build yet\n");
-    return 2;
+    train_args a = {0};
+    a.mode = -1;
+    a.source_val = a.max_steps = a.eval_max = -1;
+    int rc = parse(&a, argc, argv);
+    if (rc >= 0) return rc;
+
+    /* The run folder; on --resume, the checkpoint's folder and its run.json. */
+    char out_buf[SPEC_LEN];
+    run_info ri;
+    if (a.resume) {
+        snprintf(out_buf, sizeof out_buf, "%s", a.resume);
+        char *slash = strrchr(out_buf, '/');
+        if (slash) *slash = 0;
+        else snprintf(out_buf, sizeof out_buf, ".");
+        if (a.out) {
+            struct stat s1, s2;
+            if (stat(a.out, &s1) != 0 || stat(out_buf, &s2) != 0 || s1.st_ino != s2.st_ino ||
+                s1.st_dev != s2.st_dev)
+                return args_usage(CMD, "--out %s is not the folder of --resume %s (a resumed run "
+                                  "continues in its own folder)", a.out, a.resume);
+        }
+        a.out = out_buf;
+        if (access(a.resume, R_OK) != 0)
+            return fprintf(stderr, "dann %s: %s: cannot open: %s\n", CMD, a.resume, strerror(errno)), 1;
+        if (read_run_json(a.out, &ri)) return 1;
+        if ((rc = merge_resume(&a, &ri))) return rc;
+    }
+    if (!a.preset) a.preset = "py3";
+    if (a.epochs == 0) a.epochs = 100;
+    if (a.batch == 0) a.batch = 128;
+    if (a.source_val < 0) a.source_val = 0;
+    if (a.max_steps < 0) a.max_steps = 0;
+    if (a.eval_max < 0) a.eval_max = 0;
+    if (!a.has_seed && !a.resume) a.seed = 1;
+    if (!a.source) return args_usage(CMD, "--source SPEC is required (dann train --help)");
+    if (!a.target) return args_usage(CMD, "--target SPEC is required (dann train --help)");
+    if (!a.out) return args_usage(CMD, "--out RUN_DIR is required (dann train --help)");
+
+    dann_error err = {0};
+    dann_train_config cfg;
+    if (dann_train_config_preset(&cfg, a.preset, &err))
+        return args_usage(CMD, "--preset %s: unknown preset (py3 or paper)", a.preset);
+    cfg.mode = a.mode <= 0 ? DANN_MODE_DANN : a.mode == 1 ? DANN_MODE_SOURCE_ONLY
+                                                        : DANN_MODE_TARGET_ONLY;
+    if (a.has_lr) cfg.lr = a.lr;
+    if (a.resume && a.has_lr)
+        return args_usage(CMD, "--lr cannot change on --resume (the checkpoint holds the optimizer)");
+    const char *src_test = a.source_test ? a.source_test : default_test(a.source);
+    const char *tgt_test = a.target_test ? a.target_test : default_test(a.target);
+
+    /* A fresh run never touches an existing run's files (a folder whose run stopped before its
+     * first epoch, holding only run.json, may be reused). */
+    if (!a.resume) {
+        char p[SPEC_LEN + 32];
+        struct stat sb;
+        const char *names[] = {"metrics.jsonl", "last.ckpt"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(p, sizeof p, "%s/%s", a.out, names[k]);
+            if (stat(p, &sb) == 0 && sb.st_size > 0) {
+                fprintf(stderr, "dann %s: %s: a run already exists in %s (continue it with "
+                        "--resume %s/last.ckpt, or choose another --out)\n", CMD, p, a.out, a.out);
+                return 1;
+            }
+        }
+    }
+
+    dann_threads_set(a.threads ? a.threads : online_cpus());
+    dataset src = {0}, tgt = {0}, src_t = {0}, tgt_t = {0};
+    rc = 1;
+    if (load(&src, a.source, DATA_TRAIN, a.quiet, &err) || load(&tgt, a.target, DATA_TRAIN, a.quiet, &err))
+        goto out;
+    if (src_test && load(&src_t, src_test, DATA_TEST, a.quiet, &err)) goto out;
+    if (tgt_test && load(&tgt_t, tgt_test, DATA_TEST, a.quiet, &err)) goto out;
+    if (!a.quiet && (!src_test || !tgt_test))
+        printf("note: no %s test set given (--%s-test SPEC); that evaluation is skipped\n",
+               !src_test ? "source" : "target", !src_test ? "source" : "target");
+
+    if (mkdir_p(a.out) != 0) {
+        fprintf(stderr, "dann %s: %s: cannot create the run folder: %s\n", CMD, a.out, strerror(errno));
+        goto out;
+    }
+    if (!a.resume && write_run_json(a.out, &a, MODES[a.mode < 0 ? 0 : a.mode], cfg.lr, src_test,
+                                    tgt_test))
+        goto out;
+
+    trainloop_opts o = {0};
+    o.epochs = a.epochs;
+    o.batch = a.batch;
+    o.max_steps = a.max_steps;
+    o.eval_max = a.eval_max;
+    o.source_val = a.source_val;
+    o.seed = a.seed;
+    o.preset = a.preset;
+    o.out_dir = a.out;
+    o.resume = a.resume;
+    o.progress = a.progress;
+    o.quiet = a.quiet;
+    o.stop = &g_stop;
+    trainloop_data d = {&src, &tgt, src_test ? &src_t : NULL, tgt_test ? &tgt_t : NULL};
+
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    if (!a.quiet) {
+        int S = trainloop_steps_per_epoch(src.n - a.source_val > 0 ? src.n - a.source_val : 1,
+                                          tgt.n, a.batch, a.max_steps);
+        printf("train: %s, preset %s, %d epochs x %d steps, batch %d+%d, seed %llu, %d threads%s\n",
+               a.resume ? "resuming" : MODES[a.mode < 0 ? 0 : a.mode], a.preset, a.epochs, S,
+               a.batch, a.batch, (unsigned long long)a.seed, a.threads ? a.threads : online_cpus(),
+               a.source_val ? ", source-val held out" : "");
+        fflush(stdout);
+    }
+    trainloop_result r;
+    dann_status st = trainloop_run(&o, &cfg, &d, NULL, &r, &err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (st == DANN_ERR_INTERRUPTED) {
+        fprintf(stderr, "dann %s: %s; saved %s/last.ckpt\n  resume with: dann train --resume "
+                "%s/last.ckpt\n", CMD, err.msg, a.out, a.out);
+        rc = 130;
+    } else if (st) {
+        rc = args_fail(CMD, &err);
+    } else {
+        print_summary(&r, a.out);
+        rc = 0;
+    }
+out:
+    dataset_free(&src);
+    dataset_free(&tgt);
+    dataset_free(&src_t);
+    dataset_free(&tgt_t);
+    return rc;
 }

@@ -1,0 +1,105 @@
+/* trainloop.h - the epoch loop of `dann train`, shared by `dann demo` (and later `dann bench`).
+ *
+ * Epochs follow the PyTorch reference (tools/dann_torch.py `train`, docs/TWIN.md):
+ *   - steps per epoch S = min(ceil(n_src/B), ceil(n_tgt/B)) in every mode (so source-only and
+ *     target-only runs line up with DANN runs), capped by max_steps when it is > 0;
+ *   - at the start of each epoch both index permutations are drawn afresh from the data RNG,
+ *     source first, then target (each from the identity order of its training indices);
+ *   - step i takes perm[i*B, min((i+1)*B, n)): the last batch of the shorter domain is partial
+ *     (drop_last=False), e.g. 121 MNIST-M images at 59001;
+ *   - progress p = (i + epoch*S) / epochs / S, in double and in that order (the reference's
+ *     float(i + epoch*steps) / epochs / steps), so lambda and lr match it bit for bit.
+ * After each epoch: evaluation (eval mode) on source test, target test and the held-out source
+ * validation split, one JSON line appended to RUN_DIR/metrics.jsonl, RUN_DIR/last.ckpt written
+ * atomically, and RUN_DIR/best.ckpt when the validation accuracy improved. The model is never
+ * selected on target labels; the best target-test epoch is only reported, marked "oracle".
+ *
+ * RNG streams, all derived from the run seed S: model initialisation uses S itself; the
+ * trainer's dropout RNG, the data-shuffle RNG and the validation split each use their own
+ * splitmix-derived seed (trainloop_seed(S, k)).
+ *
+ * Interruption: when *stop becomes non-zero (a signal handler) or after stop_after_steps steps
+ * (tests), the loop finishes the current step, writes last.ckpt with the exact position (epoch,
+ * step in epoch and the data-RNG state from BEFORE that epoch's shuffle, so resuming re-draws the
+ * same permutations) and returns DANN_ERR_INTERRUPTED. Resuming from that checkpoint continues
+ * bit for bit: at one thread an interrupted and resumed run ends with the same parameters as an
+ * uninterrupted one. A stop request during the last step of an epoch takes effect after that
+ * epoch's evaluation. Checkpoint conventions: ckpt_meta.epoch is the 0-based epoch to continue
+ * in, step_in_epoch the steps of it already done, best_epoch is 1-based (0: none).
+ *
+ * Nothing is allocated inside a step: batch buffers and permutations are allocated once. */
+#ifndef DANN_CLI_TRAINLOOP_H
+#define DANN_CLI_TRAINLOOP_H
+
+#include <signal.h>
+#include <stdint.h>
+#include "dann.h"
+#include "data/data.h"
+
+enum { PROGRESS_AUTO = 0, PROGRESS_BAR, PROGRESS_LINES, PROGRESS_OFF };
+
+/* Test hook, called before every step (after the batches are gathered) with the model and the
+ * batch's dataset indices (src_idx is NULL in target-only mode, tgt_idx NULL in source-only). */
+typedef void (*trainloop_batch_hook)(void *ctx, dann_model *m, int epoch, int step,
+                                     const int32_t *src_idx, int Bs, const int32_t *tgt_idx, int Bt);
+
+typedef struct {
+    int epochs;                /* >= 1 */
+    int batch;                 /* per domain, >= 1 */
+    int max_steps;             /* cap on steps per epoch; 0 = none */
+    int eval_max;              /* evaluate on the first N test images; 0 = all */
+    int eval_every;            /* evaluate after every k-th epoch and the last; 0 or 1 = all */
+    int source_val;            /* hold out N source training images for model selection */
+    uint64_t seed;
+    const char *preset;        /* stored in checkpoints ("py3") */
+    const char *out_dir;       /* run folder (must exist); NULL writes no files at all */
+    const char *resume;        /* checkpoint to continue from, or NULL for a fresh run */
+    const char *label;         /* prefix of progress and epoch lines (e.g. "dann"), or NULL */
+    int progress;              /* PROGRESS_*; AUTO = a bar on a terminal, plain lines otherwise */
+    int quiet;                 /* no progress and no epoch lines */
+    int64_t stop_after_steps;  /* tests: stop as if interrupted after this many steps; 0 = never */
+    volatile sig_atomic_t *stop; /* set asynchronously to request a stop; may be NULL */
+    trainloop_batch_hook on_batch; /* tests; may be NULL */
+    void *hook_ctx;
+} trainloop_opts;
+
+typedef struct {
+    const dataset *src, *tgt;           /* training sets; both are needed in every mode */
+    const dataset *src_test, *tgt_test; /* NULL: that evaluation is skipped */
+} trainloop_data;
+
+typedef struct {
+    int epochs_done;          /* completed epochs (including those before a resume) */
+    int steps_per_epoch;
+    int64_t steps_run;        /* steps run by this call */
+    double src_acc, tgt_acc, val_acc;      /* after the last completed epoch; -1 = not evaluated */
+    int best_epoch;           /* 1-based epoch with the best source-val accuracy; 0 = none */
+    double best_val_acc, best_tgt_acc;     /* its val and target accuracy (-1 = unknown) */
+    int oracle_epoch;         /* epoch with the best target test accuracy (oracle; 0 = none) */
+    double oracle_tgt_acc;
+    double train_seconds, eval_seconds;    /* spent by this call */
+} trainloop_result;
+
+/* Runs a fresh or resumed training run (see above). cfg gives the mode and hyper-parameters of
+ * a fresh run; a resumed run takes them from the checkpoint (cfg may then be NULL), and its
+ * epochs, batch and seed must equal the checkpoint's. When model_out is non-NULL it receives
+ * the trained model (the caller frees it with dann_model_free), also when DANN_ERR_INTERRUPTED
+ * is returned. Errors: DANN_ERR_ARG (bad options or datasets), DANN_ERR_IO / FORMAT (run files,
+ * checkpoints), DANN_ERR_NUMERIC (diverged: last.ckpt keeps the last good epoch),
+ * DANN_ERR_INTERRUPTED (stopped; last.ckpt holds the position), DANN_ERR_NOMEM. */
+dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
+                          const trainloop_data *d, dann_model **model_out, trainloop_result *res,
+                          dann_error *err);
+
+/* min(ceil(n_src/B), ceil(n_tgt/B)), capped by max_steps when > 0. */
+int trainloop_steps_per_epoch(int n_src, int n_tgt, int batch, int max_steps);
+
+/* The seed of derived stream k (1: trainer dropout, 2: data shuffle, 3: validation split). */
+uint64_t trainloop_seed(uint64_t seed, int k);
+
+/* The validation split of n source images: a permutation drawn from trainloop_seed(seed, 3);
+ * its last n_val entries (in permutation order) go to val[0..n_val), the other indices to
+ * train[0..n - n_val) in increasing order. */
+void trainloop_split(int n, int n_val, uint64_t seed, int32_t *train, int32_t *val);
+
+#endif
