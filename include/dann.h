@@ -140,7 +140,8 @@ typedef struct {
 /* One training step at progress p in [0,1]. xs/ys: source batch (Bs images, labels); xt: target
  * batch (Bt images; yt its labels, used only in DANN_MODE_TARGET_ONLY, may be NULL otherwise).
  * In SOURCE_ONLY mode xt is ignored; in TARGET_ONLY mode xs/ys are ignored. Returns
- * DANN_ERR_NUMERIC (parameters untouched) if a loss is not finite. */
+ * DANN_ERR_NUMERIC if a loss is not finite: parameters, BatchNorm statistics and optimizer
+ * state are then as before the call (only the dropout RNG has moved on). */
 dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys, int Bs,
                             const float *xt, const int32_t *yt, int Bt, double p,
                             dann_step_stats *stats, dann_error *err);

@@ -9,7 +9,8 @@
  *   optimizer step
  *
  * Source-only trains the class head on the source batch alone; target-only on the target batch
- * with its labels. The losses are checked before any parameter moves. */
+ * with its labels. The losses are checked before any parameter moves; a step whose loss is not
+ * finite also leaves the BatchNorm running statistics as they were. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@ struct dann_trainer {
     int64_t steps;
     float *m1, *m2;           /* Adam first/second moments, or SGD momentum buffer (m1) */
     int32_t *zeros, *ones;    /* domain labels */
+    float *state_backup;      /* BatchNorm state before the step, restored if it diverges */
+    int64_t count_backup[MODEL_MAX_TENSORS];
 };
 
 dann_status dann_trainer_new(dann_trainer **out, dann_model *m, const dann_train_config *cfg,
@@ -44,7 +47,9 @@ dann_status dann_trainer_new(dann_trainer **out, dann_model *m, const dann_train
     if (cfg->optimizer == DANN_OPT_ADAM) t->m2 = dann_calloc(m->n_params, sizeof(float), err);
     t->zeros = dann_calloc((size_t)m->max_batch, sizeof(int32_t), err);
     t->ones = dann_calloc((size_t)m->max_batch, sizeof(int32_t), err);
-    if (!t->m1 || (cfg->optimizer == DANN_OPT_ADAM && !t->m2) || !t->zeros || !t->ones) {
+    t->state_backup = dann_calloc(m->n_state, sizeof(float), err);
+    if (!t->m1 || (cfg->optimizer == DANN_OPT_ADAM && !t->m2) || !t->zeros || !t->ones ||
+        !t->state_backup) {
         dann_trainer_free(t);
         return DANN_ERR_NOMEM;
     }
@@ -59,6 +64,7 @@ void dann_trainer_free(dann_trainer *t) {
     free(t->m2);
     free(t->zeros);
     free(t->ones);
+    free(t->state_backup);
     free(t);
 }
 
@@ -103,6 +109,8 @@ dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys,
         return dann_fail(err, DANN_ERR_ARG, "training labels missing or outside [0, %d)", NC);
 
     memset(m->grad, 0, m->n_params * sizeof(float));
+    memcpy(t->state_backup, m->state, m->n_state * sizeof(float));
+    memcpy(t->count_backup, m->bn_count, sizeof m->bn_count);
     a->forward(m, ps, xl, Bl, 1, dann ? HEAD_CLASS | HEAD_DOMAIN : HEAD_CLASS, &t->rng);
     st.loss_class = nll_loss(ps->logp_class, yl, Bl, NC);
     st.class_correct = count_correct(ps->logp_class, yl, Bl, NC);
@@ -115,10 +123,13 @@ dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys,
         st.domain_total = Bs + Bt;
     }
     if (stats) *stats = st;
-    if (!isfinite(st.loss_class) || !isfinite(st.loss_domain_src) || !isfinite(st.loss_domain_tgt))
+    if (!isfinite(st.loss_class) || !isfinite(st.loss_domain_src) || !isfinite(st.loss_domain_tgt)) {
+        memcpy(m->state, t->state_backup, m->n_state * sizeof(float));
+        memcpy(m->bn_count, t->count_backup, sizeof m->bn_count);
         return dann_fail(err, DANN_ERR_NUMERIC,
                          "training diverged at step %lld: loss is not finite (class %g, domain %g/%g)",
                          (long long)t->steps + 1, st.loss_class, st.loss_domain_src, st.loss_domain_tgt);
+    }
 
     memset(ps->dlogit_class, 0, sizeof(float) * (size_t)Bl * NC);
     logsoftmax_nll_backward(ps->dlogit_class, ps->logp_class, yl, Bl, NC, 1.0f);
