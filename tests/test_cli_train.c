@@ -634,6 +634,10 @@ TEST(cli_train_sigint_saves_and_resume_finishes) {
     int rc = run_dann(dir, NULL, 0, err, sizeof err, args);
     CHECK(rc == 0, "resume: exit %d: %s", rc, err);
     CHECK(count_lines(pm) == 40, "after resume %d metrics lines, want 40", count_lines(pm));
+    // A resumed run keeps its settings: another batch size is a usage error.
+    snprintf(args, sizeof args, "train --resume %s/last.ckpt --batch 4 --quiet", run);
+    rc = run_dann(dir, NULL, 0, err, sizeof err, args);
+    CHECK(rc == 2 && strstr(err, "--batch") && one_line(err), "resume with --batch 4: exit %d, %s", rc, err);
 }
 
 TEST(cli_train_real_mnist_to_mnistm_short_run) {
