@@ -11,13 +11,19 @@ seed=${4:-1}
 data=${DANN_DATA:-../shared/data}
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 mkdir -p "$out"
-for mode in dann source-only target-only; do
-    build/dann train --preset py3 --mode "$mode" --epochs "$epochs" --seed "$seed" --threads "$threads" \
+c_run() {
+    build/dann train --preset py3 --mode "$1" --epochs "$epochs" --seed "$seed" --threads "$threads" \
         --source "mnist:$data/mnist" --target "mnistm:$data" --progress lines \
-        --out "$out/c-$mode" > "$out/c-$mode.log" 2>&1
-done
-for mode in dann source-only target-only; do
-    /usr/bin/python3 tools/dann_torch.py train --mode "$mode" --epochs "$epochs" --seed "$seed" \
-        --threads "$threads" --data "$data" --out "$out/torch-$mode" > "$out/torch-$mode.log" 2>&1
-done
+        --out "$out/c-$1" > "$out/c-$1.log" 2>&1
+}
+torch_run() {
+    /usr/bin/python3 tools/dann_torch.py train --mode "$1" --epochs "$epochs" --seed "$seed" \
+        --threads "$threads" --data "$data" --out "$out/torch-$1" > "$out/torch-$1.log" 2>&1
+}
+c_run dann
+torch_run dann
+c_run source-only
+c_run target-only
+torch_run source-only
+torch_run target-only
 echo "done: $out"
