@@ -14,7 +14,7 @@ endif
 ifeq ($(SANITIZE),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
-  BUILD   := $(BUILD)-san
+  override BUILD := $(BUILD)-san
 endif
 ifeq ($(OPENMP),1)
   CFLAGS  += -fopenmp
