@@ -1,26 +1,27 @@
 # dann - GNU Makefile.  `make` builds build/libdann.a and build/dann; `make test` runs the suite.
 # Toggles: OPENMP=0|1 (default 1), SANITIZE=1 (ASan+UBSan), DEBUG=1 (-O0 -g), BLAS=0 (portable gemm).
+# CFLAGS given on the command line replace the optimisation flags only (-O2 -march=native).
 CC      ?= cc
 OPENMP  ?= 1
 BLAS    ?= 1
 BUILD   ?= build
 CFLAGS  ?= -O2 -march=native
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -Iinclude -Isrc -MMD -MP
-LDLIBS  += -lpng -lz -larchive -lm
+override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -Iinclude -Isrc -MMD -MP
+override LDLIBS += -lpng -lz -larchive -lm
 
 ifeq ($(DEBUG),1)
-  CFLAGS += -O0
+  override CFLAGS += -O0
 endif
 ifeq ($(SANITIZE),1)
-  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-  LDFLAGS += -fsanitize=address,undefined
+  override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  override LDFLAGS += -fsanitize=address,undefined
   override BUILD := $(BUILD)-san
 endif
 ifeq ($(OPENMP),1)
-  CFLAGS  += -fopenmp
-  LDFLAGS += -fopenmp
+  override CFLAGS += -fopenmp
+  override LDFLAGS += -fopenmp
 else
-  CFLAGS  += -Wno-unknown-pragmas
+  override CFLAGS += -Wno-unknown-pragmas
 endif
 # OpenBLAS: the OpenMP build when OpenMP is on, so BLAS and our kernels share one thread pool
 # (the pthread build's threads would fight OpenMP's for the 2 cores); the pthread build otherwise.
@@ -30,8 +31,8 @@ ifeq ($(BLAS),1)
   else
     BLASDIR := /usr/lib/x86_64-linux-gnu/openblas-pthread
   endif
-  CFLAGS  += -DDANN_USE_CBLAS -I/usr/include/x86_64-linux-gnu/$(notdir $(BLASDIR))
-  LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas
+  override CFLAGS += -DDANN_USE_CBLAS -I/usr/include/x86_64-linux-gnu/$(notdir $(BLASDIR))
+  override LDLIBS += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas
 endif
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/model/*.c src/data/*.c src/io/*.c))

@@ -14,7 +14,9 @@
 #include <omp.h>
 #endif
 
+#ifndef CHUNK_BYTES
 #define CHUNK_BYTES (1u << 20)   // target size of one chunk's column matrix
+#endif
 
 typedef struct { int OH, OW, OHW, CKK, chunk, n_chunks, slots; size_t slot_floats; } conv_plan;
 
