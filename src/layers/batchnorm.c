@@ -139,14 +139,18 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, const float *inp, con
         for (int i = 0; i < OH; i++) {
             const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
             for (int j = 0; j < OW; j++) {
+                // Branch-free: values by max, winner index by integer arithmetic (x * 1.0f is
+                // exact, so the unmasked case computes the same bits as without a mask).
                 const int32_t k0 = 2 * i * W + 2 * j;
-                float a = (r0[2 * j] - mu) * scale + shift, b = (r0[2 * j + 1] - mu) * scale + shift;
-                float c2 = (r1[2 * j] - mu) * scale + shift, e = (r1[2 * j + 1] - mu) * scale + shift;
-                if (mask) a *= f, b *= f, c2 *= f, e *= f;
-                const float ab = b > a ? b : a, ce = e > c2 ? e : c2;
-                const int32_t kab = b > a ? k0 + 1 : k0, kce = e > c2 ? k0 + W + 1 : k0 + W;
-                y[i * OW + j] = ce > ab ? ce : ab;
-                am[i * OW + j] = ce > ab ? kce : kab;
+                const float a = ((r0[2 * j] - mu) * scale + shift) * f;
+                const float b = ((r0[2 * j + 1] - mu) * scale + shift) * f;
+                const float c2 = ((r1[2 * j] - mu) * scale + shift) * f;
+                const float e = ((r1[2 * j + 1] - mu) * scale + shift) * f;
+                const int32_t tab = b > a, tce = e > c2;
+                const float ab = tab ? b : a, ce = tce ? e : c2;
+                const int32_t kab = k0 + tab, kce = k0 + W + tce, t = ce > ab;
+                y[i * OW + j] = t ? ce : ab;
+                am[i * OW + j] = kab + t * (kce - kab);
             }
         }
     }

@@ -43,7 +43,13 @@ size_t conv2d_scratch_floats(const conv_dims *d) {
     return p.slot_floats * p.slots;
 }
 
-// Images [b0, b0+n) of inp (B,C,H,W) -> col (C*K*K, n*OH*OW).
+// Images [b0, b0+n) of inp (B,C,H,W) -> col (C*K*K, n*OH*OW). The row copy is instantiated
+// for the widths of the py3 network (8 and 24) so the compiler emits fixed-length moves.
+#define IM2COL_ROWS(OWC)                                                                    \
+    for (int i = 0; i < p->OH; i++) {                                                       \
+        const float *src = plane + (size_t)(i + ki) * d->W + kj;                            \
+        for (int j = 0; j < (OWC); j++) dst[i * (OWC) + j] = src[j];                        \
+    }
 static void im2col(float *col, const float *inp, int b0, int n, const conv_dims *d,
                    const conv_plan *p) {
     const int K = d->K, OW = p->OW;
@@ -54,9 +60,12 @@ static void im2col(float *col, const float *inp, int b0, int n, const conv_dims 
         for (int b = 0; b < n; b++) {
             const float *plane = inp + ((size_t)(b0 + b) * d->C + c) * d->H * d->W;
             float *dst = row + (size_t)b * p->OHW;
-            for (int i = 0; i < p->OH; i++) {
-                const float *src = plane + (size_t)(i + ki) * d->W + kj;
-                for (int j = 0; j < OW; j++) dst[i * OW + j] = src[j];
+            if (OW == 8) {
+                IM2COL_ROWS(8)
+            } else if (OW == 24) {
+                IM2COL_ROWS(24)
+            } else {
+                IM2COL_ROWS(OW)
             }
         }
     }
@@ -79,6 +88,17 @@ static void col2im_add(float *dinp, const float *dcol, int b0, int n, const conv
             }
         }
     }
+}
+
+// Sum of n floats in 16 independent lanes (vectorisable without reassociation flags).
+static float row_sum(const float *x, int n) {
+    float acc[16] = {0}, r = 0.0f;
+    int s = 0;
+    for (; s + 16 <= n; s += 16)
+        for (int l = 0; l < 16; l++) acc[l] += x[s + l];
+    for (; s < n; s++) r += x[s];
+    for (int l = 0; l < 16; l++) r += acc[l];
+    return r;
 }
 
 static int slot_id(void) {
@@ -123,16 +143,11 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
         const int N = n * p.OHW;
         float *doutT = col + (size_t)p.CKK * N;
         for (int oc = 0; oc < d->OC; oc++) {
-            float sum = 0.0f;
-            for (int bb = 0; bb < n; bb++) {
-                const float *src = dout + ((size_t)(b0 + bb) * d->OC + oc) * p.OHW;
-                float *dst = doutT + (size_t)oc * N + (size_t)bb * p.OHW;
-                for (int s = 0; s < p.OHW; s++) {
-                    dst[s] = src[s];
-                    sum += src[s];
-                }
-            }
-            db_part[oc] += sum;
+            float *row = doutT + (size_t)oc * N;
+            for (int bb = 0; bb < n; bb++)
+                memcpy(row + (size_t)bb * p.OHW, dout + ((size_t)(b0 + bb) * d->OC + oc) * p.OHW,
+                       (size_t)p.OHW * sizeof(float));
+            db_part[oc] += row_sum(row, N);
         }
         im2col(col, inp, b0, n, d, &p);
         gemm(0, 1, d->OC, p.CKK, N, 1.0f, doutT, N, col, N, 1.0f, dw_part, p.CKK);

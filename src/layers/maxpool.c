@@ -16,13 +16,14 @@ void maxpool2_forward(float *out, int32_t *argmax, const float *inp, int B, int 
         for (int i = 0; i < OH; i++) {
             const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
             for (int j = 0; j < OW; j++) {
-                // Branch-free selects: random data makes these comparisons unpredictable.
+                // Branch-free: values by max, winner index by integer arithmetic.
                 const int32_t k0 = 2 * i * W + 2 * j;
                 const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], e = r1[2 * j + 1];
-                const float ab = b > a ? b : a, ce = e > c ? e : c;
-                const int32_t kab = b > a ? k0 + 1 : k0, kce = e > c ? k0 + W + 1 : k0 + W;
-                const float v = ce > ab ? ce : ab;
-                const int32_t k = ce > ab ? kce : kab;
+                const int32_t tab = b > a, tce = e > c;
+                const float ab = tab ? b : a, ce = tce ? e : c;
+                const int32_t kab = k0 + tab, kce = k0 + W + tce, t = ce > ab;
+                const float v = t ? ce : ab;
+                const int32_t k = kab + t * (kce - kab);
                 y[i * OW + j] = v;
                 am[i * OW + j] = k;
             }
