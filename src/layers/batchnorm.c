@@ -10,6 +10,7 @@
  * eps sits inside the square root: rstd = 1/sqrt(var + eps). */
 #include <math.h>
 #include "layers/layers.h"
+#include "layers/pool2.h"
 
 // Sums in 16 independent float lanes (vectorisable without reassociation flags), then the lanes.
 #define LANES 16
@@ -139,18 +140,12 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, const float *inp, con
         for (int i = 0; i < OH; i++) {
             const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
             for (int j = 0; j < OW; j++) {
-                // Branch-free: values by max, winner index by integer arithmetic (x * 1.0f is
-                // exact, so the unmasked case computes the same bits as without a mask).
-                const int32_t k0 = 2 * i * W + 2 * j;
+                // x * 1.0f is exact: without a mask this computes the same bits as no multiply.
                 const float a = ((r0[2 * j] - mu) * scale + shift) * f;
                 const float b = ((r0[2 * j + 1] - mu) * scale + shift) * f;
                 const float c2 = ((r1[2 * j] - mu) * scale + shift) * f;
                 const float e = ((r1[2 * j + 1] - mu) * scale + shift) * f;
-                const int32_t tab = b > a, tce = e > c2;
-                const float ab = tab ? b : a, ce = tce ? e : c2;
-                const int32_t kab = k0 + tab, kce = k0 + W + tce, t = ce > ab;
-                y[i * OW + j] = t ? ce : ab;
-                am[i * OW + j] = kab + t * (kce - kab);
+                pool2_window(a, b, c2, e, 2 * i * W + 2 * j, W, &y[i * OW + j], &am[i * OW + j]);
             }
         }
     }

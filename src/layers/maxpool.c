@@ -5,6 +5,7 @@
  * BatchNorm output, where one NaN poisons its whole channel, so NaN still reaches the loss and the
  * training step's finiteness check. */
 #include "layers/layers.h"
+#include "layers/pool2.h"
 
 void maxpool2_forward(float *out, int32_t *argmax, const float *inp, int B, int C, int H, int W) {
     const int OH = H / 2, OW = W / 2;
@@ -16,14 +17,9 @@ void maxpool2_forward(float *out, int32_t *argmax, const float *inp, int B, int 
         for (int i = 0; i < OH; i++) {
             const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
             for (int j = 0; j < OW; j++) {
-                // Branch-free: values by max, winner index by integer arithmetic.
-                const int32_t k0 = 2 * i * W + 2 * j;
-                const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], e = r1[2 * j + 1];
-                const int32_t tab = b > a, tce = e > c;
-                const float ab = tab ? b : a, ce = tce ? e : c;
-                const int32_t kab = k0 + tab, kce = k0 + W + tce, t = ce > ab;
-                const float v = t ? ce : ab;
-                const int32_t k = kab + t * (kce - kab);
+                float v;
+                int32_t k;
+                pool2_window(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1], 2 * i * W + 2 * j, W, &v, &k);
                 y[i * OW + j] = v;
                 am[i * OW + j] = k;
             }
