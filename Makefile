@@ -35,6 +35,12 @@ ifeq ($(BLAS),1)
   override LDLIBS += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas
 endif
 
+# The AVX-512 convolution kernels: built with AVX-512 on x86-64 whatever -march says, and used
+# only where the CPU has it (checked at run time).
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/obj/src/layers/conv2d_avx512.o: override CFLAGS += -mavx512f -mfma
+endif
+
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/model/*.c src/data/*.c src/io/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))

@@ -9,7 +9,7 @@
  * and each thread sums its chunks' weight gradients into its own partial buffer; the partials
  * are added in slot order at the end, so results are reproducible for a given slot count. */
 #include <string.h>
-#include "layers/layers.h"
+#include "layers/conv2d_impl.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -39,27 +39,34 @@ static conv_plan plan(const conv_dims *d) {
 }
 
 size_t conv2d_scratch_floats(const conv_dims *d) {
+    // sized for either implementation, so conv2d_use() can switch at any time
     conv_plan p = plan(d);
-    return p.slot_floats * p.slots;
+    size_t portable = p.slot_floats * p.slots, simd = conv2d_avx512_scratch_floats(d);
+    return portable > simd ? portable : simd;
 }
 
-// Images [b0, b0+n) of inp (B,C,H,W) -> col (C*K*K, n*OH*OW). The row copy is instantiated
-// for the widths of the py3 network (8 and 24) so the compiler emits fixed-length moves.
+static int g_impl = CONV2D_AUTO;
+
+int conv2d_use(int impl) {
+    if (impl == CONV2D_AUTO || impl == CONV2D_PORTABLE || impl == CONV2D_AVX512) g_impl = impl;
+    return g_impl != CONV2D_PORTABLE && conv2d_avx512_available() ? CONV2D_AVX512 : CONV2D_PORTABLE;
+}
+
+/* Rows [r0, r0+nr) of the column matrix of images [b0, b0+n): row r = (c,ki,kj) of image b at
+ * dst + (r-r0)*row_stride + b*img_stride, element i*OW+j = inp[b0+b,c,i+ki,j+kj]. The row copy
+ * is instantiated for the widths of the py3 network (8 and 24): fixed-length moves. */
 #define IM2COL_ROWS(OWC)                                                                    \
-    for (int i = 0; i < p->OH; i++) {                                                       \
-        const float *src = plane + (size_t)(i + ki) * d->W + kj;                            \
-        for (int j = 0; j < (OWC); j++) dst[i * (OWC) + j] = src[j];                        \
-    }
-static void im2col(float *col, const float *inp, int b0, int n, const conv_dims *d,
-                   const conv_plan *p) {
-    const int K = d->K, OW = p->OW;
-    const size_t N = (size_t)n * p->OHW;
-    for (int r = 0; r < p->CKK; r++) {
-        int c = r / (K * K), ki = (r / K) % K, kj = r % K;
-        float *row = col + (size_t)r * N;
+    for (int i = 0; i < OH; i++)                                                            \
+        memcpy(out + i * (OWC), plane + (size_t)(i + ki) * d->W + kj, (OWC) * sizeof(float));
+static void im2col_rows(float *dst, size_t row_stride, size_t img_stride, const float *inp, int b0,
+                        int n, int r0, int nr, const conv_dims *d) {
+    const int K = d->K, OH = d->H - K + 1, OW = d->W - K + 1;
+    for (int r = r0; r < r0 + nr; r++) {
+        const int c = r / (K * K), ki = (r / K) % K, kj = r % K;
+        float *row = dst + (size_t)(r - r0) * row_stride;
         for (int b = 0; b < n; b++) {
             const float *plane = inp + ((size_t)(b0 + b) * d->C + c) * d->H * d->W;
-            float *dst = row + (size_t)b * p->OHW;
+            float *out = row + (size_t)b * img_stride;
             if (OW == 8) {
                 IM2COL_ROWS(8)
             } else if (OW == 24) {
@@ -71,23 +78,31 @@ static void im2col(float *col, const float *inp, int b0, int n, const conv_dims 
     }
 }
 
-// dcol (C*K*K, n*OH*OW) -> dinp images [b0, b0+n), accumulating.
-static void col2im_add(float *dinp, const float *dcol, int b0, int n, const conv_dims *d,
-                       const conv_plan *p) {
-    const int K = d->K, OW = p->OW;
-    const size_t N = (size_t)n * p->OHW;
-    for (int r = 0; r < p->CKK; r++) {
-        int c = r / (K * K), ki = (r / K) % K, kj = r % K;
-        const float *row = dcol + (size_t)r * N;
-        for (int b = 0; b < n; b++) {
-            float *plane = dinp + ((size_t)(b0 + b) * d->C + c) * d->H * d->W;
-            const float *src = row + (size_t)b * p->OHW;
-            for (int i = 0; i < p->OH; i++) {
-                float *dst = plane + (size_t)(i + ki) * d->W + kj;
-                for (int j = 0; j < OW; j++) dst[j] += src[i * OW + j];
-            }
+// The adjoint for rows [r0, r0+nr) of one image's column matrix: dinp image b += col2im(src).
+static void col2im_rows_add(float *dinp, const float *src, size_t row_stride, int b, int r0, int nr,
+                            const conv_dims *d) {
+    const int K = d->K, OH = d->H - K + 1, OW = d->W - K + 1;
+    for (int r = r0; r < r0 + nr; r++) {
+        const int c = r / (K * K), ki = (r / K) % K, kj = r % K;
+        const float *row = src + (size_t)(r - r0) * row_stride;
+        float *plane = dinp + ((size_t)b * d->C + c) * d->H * d->W;
+        for (int i = 0; i < OH; i++) {
+            float *dst = plane + (size_t)(i + ki) * d->W + kj;
+            for (int j = 0; j < OW; j++) dst[j] += row[i * OW + j];
         }
     }
+}
+
+// Images [b0, b0+n) -> col (C*K*K, n*OH*OW), and the adjoint (accumulating into dinp).
+static void im2col(float *col, const float *inp, int b0, int n, const conv_dims *d,
+                   const conv_plan *p) {
+    im2col_rows(col, (size_t)n * p->OHW, (size_t)p->OHW, inp, b0, n, 0, p->CKK, d);
+}
+static void col2im_add(float *dinp, const float *dcol, int b0, int n, const conv_dims *d,
+                       const conv_plan *p) {
+    for (int b = 0; b < n; b++)
+        col2im_rows_add(dinp, dcol + (size_t)b * p->OHW, (size_t)n * p->OHW, b0 + b, 0,
+                               p->CKK, d);
 }
 
 // Sum of n floats in 16 independent lanes (vectorisable without reassociation flags).
@@ -109,8 +124,8 @@ static int slot_id(void) {
 #endif
 }
 
-void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
-                    const conv_dims *d, float *scratch) {
+static void portable_forward(float *out, const float *inp, const float *w, const float *b,
+                             const conv_dims *d, float *scratch) {
     const conv_plan p = plan(d);
     #pragma omp parallel for schedule(static) num_threads(p.slots)
     for (int ch = 0; ch < p.n_chunks; ch++) {
@@ -129,8 +144,8 @@ void conv2d_forward(float *out, const float *inp, const float *w, const float *b
     }
 }
 
-void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                     const float *w, const conv_dims *d, float *scratch) {
+static void portable_backward(float *dinp, float *dw, float *db, const float *dout,
+                              const float *inp, const float *w, const conv_dims *d, float *scratch) {
     const conv_plan p = plan(d);
     const size_t nw = (size_t)d->OC * p.CKK;
     const size_t part = (size_t)p.CKK * p.chunk * p.OHW + (size_t)d->OC * p.chunk * p.OHW;
@@ -161,4 +176,20 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
         for (size_t i = 0; i < nw; i++) dw[i] += dw_part[i];
         for (int oc = 0; oc < d->OC; oc++) db[oc] += db_part[oc];
     }
+}
+
+void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                    const conv_dims *d, float *scratch) {
+    if (conv2d_use(-1) == CONV2D_AVX512)
+        conv2d_avx512_forward(out, inp, w, b, d, scratch);
+    else
+        portable_forward(out, inp, w, b, d, scratch);
+}
+
+void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, const conv_dims *d, float *scratch) {
+    if (conv2d_use(-1) == CONV2D_AVX512)
+        conv2d_avx512_backward(dinp, dw, db, dout, inp, w, d, scratch);
+    else
+        portable_backward(dinp, dw, db, dout, inp, w, d, scratch);
 }

@@ -14,8 +14,14 @@
  * inp (B,C,H,W)  w (OC,C,K,K)  b (OC)  out (B,OC,OH,OW) with OH = H-K+1, OW = W-K+1.
  * slots: how many threads may work on it at once (0 means 1); the scratch is sized for them.
  * scratch: conv2d_scratch_floats(d) floats of caller memory (im2col buffers, per slot).
- * Results are deterministic for a given slot count; the forward does not depend on it. */
+ * Two implementations, same contract: AVX-512 kernels (direct micro-kernels over per-image column
+ * panels; results do not depend on the slot count at all), used where the CPU has AVX-512F, and
+ * a portable im2col + sgemm one (deterministic for a given slot count; the forward does not
+ * depend on it). conv2d_use(impl) selects one (AUTO: the fastest available; -1 only asks) and
+ * returns the one in effect. */
 typedef struct { int B, C, H, W, OC, K, slots; } conv_dims;
+enum { CONV2D_AUTO, CONV2D_PORTABLE, CONV2D_AVX512 };
+int conv2d_use(int impl);
 size_t conv2d_scratch_floats(const conv_dims *d);
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                     const conv_dims *d, float *scratch);

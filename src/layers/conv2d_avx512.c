@@ -1,0 +1,367 @@
+/* conv2d_avx512.c - conv2d with AVX-512 micro-kernels (x86-64; picked at run time by conv2d.c).
+ *
+ * Everything stays in PyTorch's NCHW layout; per image the convolution is three small matrix
+ * products with the column matrix col (C*K*K, OH*OW), col[(c,ki,kj)][i*OW+j] = inp[c,i+ki,j+kj]:
+ *   forward  out_b (OC, OHW)  = w (OC, CKK) @ col_b            + bias     "NN" kernel
+ *   input    dcol  (CKK, OHW) = w^T @ dout_b, added back by col2im         "NN" kernel
+ *   weights  dw    (OC, CKK) += dout_b @ col_b^T, summed over images       "NT" kernel
+ * NN: a tile of MR rows x up to 64 positions (MR*4 zmm accumulators), one weight broadcast per row
+ * and k, four vector loads of the position row; no packing (the weights are read in place, col is
+ * built once per image, in L2). NT: positions are the reduction axis, in zmm lanes: a tile of MR
+ * output channels x NR column rows keeps MR*NR lane-partial sums over a block of images (col rows
+ * built for the block only, in L1) and folds the lanes once per block.
+ * Threads split images (forward, input gradient) or weight tiles (weight gradient), never a sum,
+ * so every result is the same for any number of threads. */
+#include <string.h>
+#include "layers/conv2d_impl.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && defined(__AVX512F__)
+#include <immintrin.h>
+
+#define MRMAX 5   // NN tile rows, NT tile output channels
+#define NVMAX 4   // NN tile: 4 vectors = 64 positions
+#define NT_POS 1024  // positions per NT block (the dout block stays in L2, the col rows in L1)
+
+typedef struct { int OH, OW, OHW, OHWp, CKK, slots, nb; size_t col, ntbuf, tile; } geom;
+
+static geom geometry(const conv_dims *d) {
+    geom g;
+    g.OH = d->H - d->K + 1;
+    g.OW = d->W - d->K + 1;
+    g.OHW = g.OH * g.OW;
+    g.OHWp = (g.OHW + 15) & ~15;
+    g.CKK = d->C * d->K * d->K;
+    g.slots = d->slots > 0 ? d->slots : 1;
+    g.nb = NT_POS / g.OHWp;
+    if (g.nb < 1) g.nb = 1;
+    if (g.nb > d->B) g.nb = d->B;
+    g.col = (size_t)g.CKK * g.OHW;                // forward: one image's column matrix
+    g.ntbuf = (size_t)MRMAX * g.nb * g.OHWp;      // weight gradient: col rows of one tile
+    g.tile = (size_t)d->K * d->K * g.OHWp;        // input gradient: dcol rows of one channel
+    return g;
+}
+
+static size_t slot_floats(const geom *g) {
+    size_t bwd = g->ntbuf + g->tile;
+    return (g->col > bwd ? g->col : bwd) + 16;
+}
+
+size_t conv2d_avx512_scratch_floats(const conv_dims *d) {
+    geom g = geometry(d);
+    return slot_floats(&g) * g.slots;
+}
+
+int conv2d_avx512_available(void) { return __builtin_cpu_supports("avx512f"); }
+
+static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+static int thread_count(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Column rows [r0, r0+nr) of images [b0, b0+n) (row r = (c,ki,kj) of image b at
+ * dst + (r-r0)*row_stride + b*img_stride, element i*OW+j = inp[b0+b,c,i+ki,j+kj]), with masked vector
+ * moves of the OW-wide output rows. */
+static void im2col_rows(float *dst, size_t row_stride, size_t img_stride, const float *inp, int b0,
+                        int n, int r0, int nr, const conv_dims *d, const geom *g) {
+    const int K = d->K, OW = g->OW;
+    for (int r = r0; r < r0 + nr; r++) {
+        const int c = r / (K * K), ki = (r / K) % K, kj = r % K;
+        float *row = dst + (size_t)(r - r0) * row_stride;
+        for (int b = 0; b < n; b++) {
+            const float *plane = inp + ((size_t)(b0 + b) * d->C + c) * d->H * d->W + ki * d->W + kj;
+            float *out = row + (size_t)b * img_stride;
+            // plain moves for the widths of py3 (masked stores are slow on some CPUs)
+            if (OW == 8)
+                for (int i = 0; i < g->OH; i++)
+                    _mm256_storeu_ps(out + i * 8, _mm256_loadu_ps(plane + (size_t)i * d->W));
+            else if (OW == 24)
+                for (int i = 0; i < g->OH; i++) {
+                    _mm512_storeu_ps(out + i * 24, _mm512_loadu_ps(plane + (size_t)i * d->W));
+                    _mm256_storeu_ps(out + i * 24 + 16, _mm256_loadu_ps(plane + (size_t)i * d->W + 16));
+                }
+            else
+                for (int i = 0; i < g->OH; i++)
+                    for (int j = 0; j < OW; j += 16) {
+                        const __mmask16 m = lanes(OW - j);
+                        _mm512_mask_storeu_ps(out + i * OW + j, m,
+                                              _mm512_maskz_loadu_ps(m, plane + (size_t)i * d->W + j));
+                    }
+        }
+    }
+}
+
+/* The adjoint for one channel: dinp plane (b, c) += col2im of its K*K column rows (row stride
+ * rs). Gathered per output vector: each of the 16 lanes of dinp[y][x0..] sums its K*K terms
+ * from shifted masked loads of the rows, so the plane is read and written once (scattering row
+ * by row instead would stall on stores that overlap the next row's loads). */
+static void col2im_plane_add(float *plane, const float *rows, size_t rs, const conv_dims *d,
+                             const geom *g) {
+    const int K = d->K, OW = g->OW, W = d->W;
+    for (int y = 0; y < d->H; y++)
+        for (int x0 = 0; x0 < W; x0 += 16) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int ki = 0; ki < K; ki++) {
+                const int i = y - ki;
+                if (i < 0 || i >= g->OH) continue;
+                for (int kj = 0; kj < K; kj++) {
+                    // lane x takes row element i*OW + (x0 + x - kj), valid for 0 <= x0+x-kj < OW
+                    int lo = kj - x0, hi = kj + OW - x0;
+                    lo = lo < 0 ? 0 : lo;
+                    hi = hi > 16 ? 16 : hi;
+                    if (hi <= lo) continue;
+                    const __mmask16 m = (__mmask16)(lanes(hi) & ~lanes(lo));
+                    const float *src = rows + (size_t)(ki * K + kj) * rs + i * OW + x0 - kj;
+                    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, src));
+                }
+            }
+            const __mmask16 m = lanes(W - x0);
+            float *p = plane + (size_t)y * W + x0;
+            _mm512_mask_storeu_ps(p, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), acc));
+        }
+}
+
+/* NN tile: C[m][p] = sum_k A[m*ams + k*aks] * Bm[k*ldb + p] (+ bias[m]), m < MR, p < 16*NV
+ * (the last vector limited to the lanes in `last` unless FULL). MR, NV and FULL are constants
+ * at every call. */
+static inline __attribute__((always_inline)) void nn_tile(const int MR, const int NV, const int FULL, int K,
+                                                          const float *A, size_t ams, size_t aks,
+                                                          const float *Bm, size_t ldb, __mmask16 last,
+                                                          float *C, size_t ldc, const float *bias) {
+    __m512 acc[MRMAX][NVMAX];
+#pragma GCC unroll 5
+    for (int m = 0; m < MR; m++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[m][v] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        const float *brow = Bm + (size_t)k * ldb;
+        __m512 bv[NVMAX];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            bv[v] = v == NV - 1 && !FULL ? _mm512_maskz_loadu_ps(last, brow + 16 * v) : _mm512_loadu_ps(brow + 16 * v);
+        const float *ak = A + (size_t)k * aks;
+#pragma GCC unroll 5
+        for (int m = 0; m < MR; m++) {
+            const __m512 a = _mm512_set1_ps(ak[m * ams]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[m][v] = _mm512_fmadd_ps(a, bv[v], acc[m][v]);
+        }
+    }
+#pragma GCC unroll 5
+    for (int m = 0; m < MR; m++) {
+        const __m512 bm = _mm512_set1_ps(bias ? bias[m] : 0.0f);
+        float *c = C + (size_t)m * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            const __m512 x = bias ? _mm512_add_ps(acc[m][v], bm) : acc[m][v];
+            if (v == NV - 1 && !FULL)
+                _mm512_mask_storeu_ps(c + 16 * v, last, x);
+            else
+                _mm512_storeu_ps(c + 16 * v, x);
+        }
+    }
+}
+
+#define NN_CASE(MR, NV)                                                                      \
+    case (MR) * 8 + (NV):                                                                    \
+        if (last == 0xFFFF)                                                                  \
+            nn_tile(MR, NV, 1, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);                 \
+        else                                                                                 \
+            nn_tile(MR, NV, 0, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);                 \
+        break;
+#define NN_ROW(MR) NN_CASE(MR, 1) NN_CASE(MR, 2) NN_CASE(MR, 3) NN_CASE(MR, 4)
+
+static void nn(int mr, int nv, int K, const float *A, size_t ams, size_t aks, const float *Bm,
+               size_t ldb, __mmask16 last, float *C, size_t ldc, const float *bias) {
+    switch (mr * 8 + nv) {
+        NN_ROW(1) NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5)
+    }
+}
+
+/* C (M, N) = A @ Bm (+ bias) by NN tiles: A(m,k) at A[m*ams + k*aks], Bm (K, N) with row stride
+ * ldb, C with row stride ldc. Panels of 64 columns outermost, so a panel of Bm is reused from
+ * cache by every row tile. */
+static void nn_matrix(int M, int N, int K, const float *A, size_t ams, size_t aks, const float *Bm,
+                      size_t ldb, float *C, size_t ldc, const float *bias) {
+    for (int p0 = 0; p0 < N; p0 += 16 * NVMAX) {
+        const int w = N - p0 < 16 * NVMAX ? N - p0 : 16 * NVMAX, nv = (w + 15) / 16;
+        const __mmask16 last = lanes(w - 16 * (nv - 1));
+        for (int m0 = 0; m0 < M; m0 += MRMAX) {
+            const int mr = M - m0 < MRMAX ? M - m0 : MRMAX;
+            nn(mr, nv, K, A + (size_t)m0 * ams, ams, aks, Bm + p0, ldb, last, C + (size_t)m0 * ldc + p0,
+               ldc, bias ? bias + m0 : NULL);
+        }
+    }
+}
+
+/* NT tile: dw[m*ldw + n] += sum over images i < nimg and positions p < OHW of
+ * A[m*am + i*ai + p] * Bt[n*bn + i*OHWp + p], m < MR, n < NR (constants at every call).
+ * Lane-wise partial sums, folded once at the end. */
+static inline __attribute__((always_inline)) void nt_tile(const int MR, const int NR, int nimg, int OHW,
+                                                          int OHWp, const float *A, size_t am, size_t ai,
+                                                          const float *Bt, size_t bn, float *dw,
+                                                          size_t ldw) {
+    __m512 acc[MRMAX][MRMAX];
+    const __mmask16 tail = lanes(OHW & 15);
+    const int full = OHW & ~15;
+#pragma GCC unroll 5
+    for (int m = 0; m < MR; m++)
+#pragma GCC unroll 5
+        for (int n = 0; n < NR; n++) acc[m][n] = _mm512_setzero_ps();
+    for (int i = 0; i < nimg; i++) {
+        const float *a = A + (size_t)i * ai, *b = Bt + (size_t)i * OHWp;
+        for (int p = 0; p <= OHW - 1; p += 16) {
+            __m512 av[MRMAX], bv[MRMAX];
+            if (p < full) {
+#pragma GCC unroll 5
+                for (int m = 0; m < MR; m++) av[m] = _mm512_loadu_ps(a + m * am + p);
+#pragma GCC unroll 5
+                for (int n = 0; n < NR; n++) bv[n] = _mm512_loadu_ps(b + n * bn + p);
+            } else {
+#pragma GCC unroll 5
+                for (int m = 0; m < MR; m++) av[m] = _mm512_maskz_loadu_ps(tail, a + m * am + p);
+#pragma GCC unroll 5
+                for (int n = 0; n < NR; n++) bv[n] = _mm512_maskz_loadu_ps(tail, b + n * bn + p);
+            }
+#pragma GCC unroll 5
+            for (int m = 0; m < MR; m++)
+#pragma GCC unroll 5
+                for (int n = 0; n < NR; n++) acc[m][n] = _mm512_fmadd_ps(av[m], bv[n], acc[m][n]);
+        }
+    }
+#pragma GCC unroll 5
+    for (int m = 0; m < MR; m++)
+#pragma GCC unroll 5
+        for (int n = 0; n < NR; n++) dw[(size_t)m * ldw + n] += _mm512_reduce_add_ps(acc[m][n]);
+}
+
+#define NT_CASE(MR, NR)                                                                      \
+    case (MR) * 8 + (NR):                                                                    \
+        nt_tile(MR, NR, nimg, OHW, OHWp, A, am, ai, Bt, bn, dw, ldw);                        \
+        break;
+#define NT_ROW(MR) NT_CASE(MR, 1) NT_CASE(MR, 2) NT_CASE(MR, 3) NT_CASE(MR, 4)
+
+static void nt(int mr, int nr, int nimg, int OHW, int OHWp, const float *A, size_t am, size_t ai,
+               const float *Bt, size_t bn, float *dw, size_t ldw) {
+    switch (mr * 8 + nr) {
+        NT_ROW(1) NT_ROW(2) NT_ROW(3) NT_ROW(4) NT_ROW(5)
+        NT_CASE(1, 5) NT_CASE(2, 5) NT_CASE(3, 5) NT_CASE(4, 5)
+    }
+}
+
+void conv2d_avx512_forward(float *out, const float *inp, const float *w, const float *b,
+                           const conv_dims *d, float *scratch) {
+    const geom g = geometry(d);
+    const size_t sf = slot_floats(&g);
+    #pragma omp parallel for schedule(static) num_threads(g.slots)
+    for (int img = 0; img < d->B; img++) {
+        float *col = scratch + sf * thread_id();
+        im2col_rows(col, (size_t)g.OHW, 0, inp, img, 1, 0, g.CKK, d, &g);
+        nn_matrix(d->OC, g.OHW, g.CKK, w, (size_t)g.CKK, 1, col, (size_t)g.OHW,
+                  out + (size_t)img * d->OC * g.OHW, (size_t)g.OHW, b);
+    }
+}
+
+// dinp += col2im(w^T @ dout_b) for every image, one input channel (K*K column rows) at a time.
+static void input_grad(float *dinp, const float *dout, const float *w, const conv_dims *d,
+                       const geom *g, float *scratch, size_t sf) {
+    const int KK = d->K * d->K;
+    #pragma omp parallel for schedule(static) num_threads(g->slots)
+    for (int img = 0; img < d->B; img++) {
+        float *rows = scratch + sf * thread_id() + g->ntbuf;
+        const float *dout_b = dout + (size_t)img * d->OC * g->OHW;
+        for (int c = 0; c < d->C; c++) {
+            nn_matrix(KK, g->OHW, d->OC, w + (size_t)c * KK, 1, (size_t)g->CKK, dout_b,
+                      (size_t)g->OHW, rows, (size_t)g->OHWp, NULL);
+            col2im_plane_add(dinp + ((size_t)img * d->C + c) * d->H * d->W, rows, (size_t)g->OHWp, d, g);
+        }
+    }
+}
+
+/* dw += sum_b dout_b @ col_b^T. The (channel tile x column-row tile) grid is split between the
+ * threads in contiguous runs; each thread walks the image blocks in order, building the column
+ * rows of its current row tile for the block, so each dw element is summed in one fixed order. */
+static void weight_grad(float *dw, const float *dout, const float *inp, const conv_dims *d,
+                        const geom *g, float *scratch, size_t sf) {
+    // tile shape: MRMAX output channels x 4 rows, or 4 x MRMAX where OC is not a multiple of it
+    const int MR = d->OC % MRMAX == 0 ? MRMAX : 4, NR = MR == MRMAX ? 4 : MRMAX;
+    const int n_ot = (d->OC + MR - 1) / MR, n_rt = (g->CKK + NR - 1) / NR, T = n_ot * n_rt;
+    const size_t bn = (size_t)g->nb * g->OHWp;
+    #pragma omp parallel num_threads(g->slots)
+    {
+        const int tid = thread_id(), nth = thread_count();
+        const int t0 = (int)((long)T * tid / nth), t1 = (int)((long)T * (tid + 1) / nth);
+        float *buf = scratch + sf * tid;
+        for (int b0 = 0; b0 < d->B; b0 += g->nb) {
+            const int nimg = d->B - b0 < g->nb ? d->B - b0 : g->nb;
+            int built = -1;
+            for (int t = t0; t < t1; t++) {
+                const int rt = t / n_ot, ot = t % n_ot;
+                const int r0 = rt * NR, nr = g->CKK - r0 < NR ? g->CKK - r0 : NR;
+                const int m0 = ot * MR, mr = d->OC - m0 < MR ? d->OC - m0 : MR;
+                if (rt != built) {
+                    im2col_rows(buf, bn, (size_t)g->OHWp, inp, b0, nimg, r0, nr, d, g);
+                    built = rt;
+                }
+                nt(mr, nr, nimg, g->OHW, g->OHWp, dout + ((size_t)b0 * d->OC + m0) * g->OHW,
+                   (size_t)g->OHW, (size_t)d->OC * g->OHW, buf, bn, dw + (size_t)m0 * g->CKK + r0,
+                   (size_t)g->CKK);
+            }
+        }
+    }
+}
+
+// db[oc] += sum over images and positions of dout, in 16 lanes per channel.
+static void bias_grad(float *db, const float *dout, const conv_dims *d, const geom *g) {
+    const __mmask16 tail = lanes(g->OHW & 15);
+    #pragma omp parallel for schedule(static) num_threads(g->slots)
+    for (int oc = 0; oc < d->OC; oc++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int img = 0; img < d->B; img++) {
+            const float *x = dout + ((size_t)img * d->OC + oc) * g->OHW;
+            int p = 0;
+            for (; p + 16 <= g->OHW; p += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + p));
+            if (p < g->OHW) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail, x + p));
+        }
+        db[oc] += _mm512_reduce_add_ps(acc);
+    }
+}
+
+void conv2d_avx512_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, const conv_dims *d, float *scratch) {
+    const geom g = geometry(d);
+    const size_t sf = slot_floats(&g);
+    // the column rows' padding lanes stay zero: the NT kernel masks them anyway
+    bias_grad(db, dout, d, &g);
+    weight_grad(dw, dout, inp, d, &g, scratch, sf);
+    if (dinp) input_grad(dinp, dout, w, d, &g, scratch, sf);
+}
+
+#else  // no AVX-512 in this build: never selected
+
+int conv2d_avx512_available(void) { return 0; }
+size_t conv2d_avx512_scratch_floats(const conv_dims *d) { (void)d; return 0; }
+void conv2d_avx512_forward(float *out, const float *inp, const float *w, const float *b,
+                           const conv_dims *d, float *scratch) {
+    (void)out, (void)inp, (void)w, (void)b, (void)d, (void)scratch;
+}
+void conv2d_avx512_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, const conv_dims *d, float *scratch) {
+    (void)dinp, (void)dw, (void)db, (void)dout, (void)inp, (void)w, (void)d, (void)scratch;
+}
+
+#endif

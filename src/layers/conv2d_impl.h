@@ -1,0 +1,18 @@
+/* conv2d_impl.h - the AVX-512 conv2d kernels (conv2d_avx512.c), which conv2d.c picks at run
+ * time over its portable im2col + sgemm path on CPUs that have them. Internal to src/layers. */
+#ifndef DANN_CONV2D_IMPL_H
+#define DANN_CONV2D_IMPL_H
+
+#include "layers/layers.h"
+
+/* The AVX-512 kernels (conv2d_avx512.c). available() is 0 where the CPU lacks AVX-512F or the
+ * file was built without it; the other functions are then never called. Same contracts as
+ * conv2d_forward/backward; results do not depend on the slot count. */
+int conv2d_avx512_available(void);
+size_t conv2d_avx512_scratch_floats(const conv_dims *d);
+void conv2d_avx512_forward(float *out, const float *inp, const float *w, const float *b,
+                           const conv_dims *d, float *scratch);
+void conv2d_avx512_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, const conv_dims *d, float *scratch);
+
+#endif
