@@ -119,15 +119,16 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
     }
 }
 
-/* ---- fused BatchNorm-apply -> [channel dropout] -> maxpool 2x2 ----
- * Same float operations, in the same order, as batchnorm_forward + dropout_forward +
- * maxpool2_forward (and their backwards), so results are bit-identical; the normalised and
- * dropped-out tensors are never written to memory. */
-#define PLANE_MAX 4096
+/* ---- fused BatchNorm-apply -> [channel dropout] -> maxpool 2x2 -> ReLU ----
+ * The forward does the float operations of the separate kernels in their order (bit-identical
+ * output and argmax) without writing the normalised tensor. The backward's sums run over the
+ * pooled winners only (every other element's gradient is 0), from the input values the forward
+ * saved at the winners, so only the input gradient itself touches full-size planes; summation
+ * order differs from batchnorm_backward's, the elementwise formula does not. */
 
-void bn_mask_maxpool2_forward(float *out, int32_t *argmax, const float *inp, const float *mean,
-                              const float *rstd, const float *gamma, const float *beta,
-                              const float *mask, int B, int C, int H, int W) {
+void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const float *inp,
+                              const float *mean, const float *rstd, const float *gamma,
+                              const float *beta, const float *mask, int B, int C, int H, int W) {
     const int OH = H / 2, OW = W / 2;
     #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {
@@ -135,7 +136,7 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, const float *inp, con
         const float mu = mean[c], scale = rstd[c] * gamma[c], shift = beta[c];
         const float f = mask ? mask[bc] : 1.0f;
         const float *x = inp + (size_t)bc * H * W;
-        float *y = out + (size_t)bc * OH * OW;
+        float *y = out + (size_t)bc * OH * OW, *xs = xsel + (size_t)bc * OH * OW;
         int32_t *am = argmax + (size_t)bc * OH * OW;
         for (int i = 0; i < OH; i++) {
             const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
@@ -145,53 +146,61 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, const float *inp, con
                 const float b = ((r0[2 * j + 1] - mu) * scale + shift) * f;
                 const float c2 = ((r1[2 * j] - mu) * scale + shift) * f;
                 const float e = ((r1[2 * j + 1] - mu) * scale + shift) * f;
-                pool2_window(a, b, c2, e, 2 * i * W + 2 * j, W, &y[i * OW + j], &am[i * OW + j]);
+                float v;
+                int32_t k;
+                pool2_window(a, b, c2, e, 2 * i * W + 2 * j, W, &v, &k);
+                y[i * OW + j] = (v > 0.0f || v != v) ? v : 0.0f;  // relu_forward's rule
+                am[i * OW + j] = k;
+                xs[i * OW + j] = x[k];
             }
         }
     }
 }
 
-// The gradient reaching the BatchNorm output of plane (b, c): the pooled gradient scattered to
-// the winners, times the dropout factor (0 elsewhere), as the separate backwards compute it.
-static void bn_plane_grad(float *plane, const float *dout, const int32_t *am, const float *mask,
-                          int bc, int HW, int OHW) {
-    for (int s = 0; s < HW; s++) plane[s] = 0.0f;
-    for (int k = 0; k < OHW; k++) plane[am[k]] += dout[k];
-    if (mask)
-        for (int s = 0; s < HW; s++) plane[s] = 0.0f + plane[s] * mask[bc];
-}
-
 void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                               const int32_t *argmax, const float *inp, const float *mean,
-                               const float *rstd, const float *gamma, const float *mask,
-                               int B, int C, int H, int W) {
+                               const float *out, const int32_t *argmax, const float *xsel,
+                               const float *inp, const float *mean, const float *rstd,
+                               const float *gamma, const float *mask, int B, int C, int H, int W) {
     const int HW = H * W, OHW = (H / 2) * (W / 2);
-    DANN_ASSERT(HW <= PLANE_MAX);
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        float plane[PLANE_MAX];
         const double n = (double)B * HW;
         const float mu = mean[c], rs = rstd[c];
+        // the gradient at each winner: through the ReLU (out > 0) and the dropout factor
+#define WINNER_GRAD(bc, k) (out[(size_t)(bc) * OHW + (k)] > 0.0f                              \
+                                ? (mask ? 0.0f + dout[(size_t)(bc) * OHW + (k)] * mask[bc]    \
+                                        : dout[(size_t)(bc) * OHW + (k)])                     \
+                                : 0.0f)
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
         for (int b = 0; b < B; b++) {
             const int bc = b * C + c;
-            bn_plane_grad(plane, dout + (size_t)bc * OHW, argmax + (size_t)bc * OHW, mask, bc, HW, OHW);
-            float r1, r2;
-            row_dsums(plane, inp + (size_t)bc * HW, mu, rs, HW, &r1, &r2);
+            const float *xs = xsel + (size_t)bc * OHW;
+            float r1 = 0.0f, r2 = 0.0f;
+            for (int k = 0; k < OHW; k++) {
+                const float g = WINNER_GRAD(bc, k);
+                r1 += g;
+                r2 += g * ((xs[k] - mu) * rs);
+            }
             sum_dy += r1;
             sum_dy_xhat += r2;
         }
         dbeta[c] += (float)sum_dy;
         dgamma[c] += (float)sum_dy_xhat;
         if (!dinp) continue;
-        const float k = gamma[c] * rs;
+        const float kk = gamma[c] * rs;
         const float mdy = (float)(sum_dy / n), mdyx = (float)(sum_dy_xhat / n);
         for (int b = 0; b < B; b++) {
             const int bc = b * C + c;
-            bn_plane_grad(plane, dout + (size_t)bc * OHW, argmax + (size_t)bc * OHW, mask, bc, HW, OHW);
             const float *x = inp + (size_t)bc * HW;
+            const int32_t *am = argmax + (size_t)bc * OHW;
             float *dx = dinp + (size_t)bc * HW;
-            for (int s = 0; s < HW; s++) dx[s] += k * (plane[s] - mdy - (x[s] - mu) * rs * mdyx);
+            // batchnorm_backward's formula with dy = 0, then the winners with their dy
+            for (int s = 0; s < HW; s++) dx[s] = kk * (0.0f - mdy - (x[s] - mu) * rs * mdyx);
+            for (int k = 0; k < OHW; k++) {
+                const float g = WINNER_GRAD(bc, k);
+                dx[am[k]] = kk * (g - mdy - (x[am[k]] - mu) * rs * mdyx);
+            }
         }
+#undef WINNER_GRAD
     }
 }

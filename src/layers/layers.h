@@ -45,20 +45,22 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
 void batchnorm_stats(float *mean, float *rstd, float *run_mean, float *run_var, const float *inp,
                      int B, int C, int S, int training, float momentum, float eps);
 
-/* ---- fused BatchNorm-apply -> [channel dropout] -> maxpool 2x2 (the py3 feature blocks). ----
- * out = maxpool2(dropout2d(bn(inp))) with bn(x) = (x - mean[c]) * (rstd[c]*gamma[c]) + beta[c],
- * mask (B*C factors) or NULL; the same float operations as the separate kernels, so the output
- * and argmax are bit-identical to batchnorm_forward + dropout_forward + maxpool2_forward, without
- * writing the normalised tensor. inp (B,C,H,W), out and argmax (B,C,H/2,W/2).
- * Backward: from the pooled gradient dout, accumulates dinp, dgamma, dbeta exactly as
- * maxpool2_backward + dropout_backward + batchnorm_backward would (training mode). */
-void bn_mask_maxpool2_forward(float *out, int32_t *argmax, const float *inp, const float *mean,
-                              const float *rstd, const float *gamma, const float *beta,
-                              const float *mask, int B, int C, int H, int W);
+/* ---- fused BatchNorm-apply -> [channel dropout] -> maxpool 2x2 -> ReLU (py3's feature blocks) ----
+ * out = relu(maxpool2(dropout2d(bn(inp)))) with bn(x) = (x - mean[c]) * (rstd[c]*gamma[c]) + beta[c],
+ * mask (B*C factors) or NULL; the same float operations as the separate kernels, so out and argmax
+ * are bit-identical to batchnorm_forward + dropout_forward + maxpool2_forward + relu_forward,
+ * without writing the normalised tensor. inp (B,C,H,W); out, argmax and xsel (B,C,H/2,W/2), xsel
+ * receiving inp at each window's winner for the backward.
+ * Backward (training mode): from the gradient dout of out, WRITES dinp (it does not accumulate:
+ * it is the only gradient of the BatchNorm input) and accumulates dgamma, dbeta, as the separate
+ * backwards would up to summation order. dinp NULL: dgamma and dbeta only. */
+void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const float *inp,
+                              const float *mean, const float *rstd, const float *gamma,
+                              const float *beta, const float *mask, int B, int C, int H, int W);
 void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                               const int32_t *argmax, const float *inp, const float *mean,
-                               const float *rstd, const float *gamma, const float *mask,
-                               int B, int C, int H, int W);
+                               const float *out, const int32_t *argmax, const float *xsel,
+                               const float *inp, const float *mean, const float *rstd,
+                               const float *gamma, const float *mask, int B, int C, int H, int W);
 
 /* ---- maxpool 2x2, stride 2 (floor), as torch.nn.MaxPool2d(2). ----
  * inp (B,C,H,W)  out (B,C,H/2,W/2)  argmax (B,C,H/2,W/2): index into the (H,W) plane of the

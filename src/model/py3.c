@@ -54,28 +54,28 @@ static const tensor_spec py3_tensors[N_TENSORS] = {
 #undef S
 
 // Buffers of one pass: per-image floats plus a batch-independent part (BN stats). Activations
-// and their gradients use separate size tables (0 = not stored): BatchNorm, dropout and pooling
-// of the feature blocks are fused (bn_mask_maxpool2), so their outputs are never stored, and the
-// ReLUs after them run in place. Gradient-only entries: A_P1/A_P2 (the pooled gradients before
-// the ReLU) and A_FEATREV (the domain head's feature gradient before the GRL scales it into
-// A_FEAT's). A_DLOGC/A_DLOGD hold the pass's loss gradients w.r.t. the logits.
+// and their gradients use separate size tables (0 = not stored): BatchNorm, dropout, pooling and
+// ReLU of the feature blocks are fused (bn_mask_maxpool2), so only the block outputs are stored,
+// with the conv outputs at the pool winners (A_XS1/A_XS2) for the backward. Gradient-only entry:
+// A_FEATREV (the domain head's feature gradient before the GRL scales it into A_FEAT's).
+// A_DLOGC/A_DLOGD hold the pass's loss gradients w.r.t. the logits.
 enum {
-    A_C1, A_P1, A_R1, A_C2, A_P2, A_FEAT, A_FEATREV,
+    A_C1, A_XS1, A_R1, A_C2, A_XS2, A_FEAT, A_FEATREV,
     A_CFC1, A_CBN1, A_CR1, A_CD1, A_CFC2, A_CBN2, A_CR2, A_CFC3, A_LOGPC,
     A_DFC1, A_DBN1, A_DR1, A_DFC2, A_LOGPD,
     A_MASK_F, A_MASK_C, A_DLOGC, A_DLOGD, A_GREY,
     A_STATS, N_ACTS
 };
 static const size_t act_per_image[N_ACTS] = {
-    [A_C1] = 64 * 24 * 24, [A_R1] = 64 * 12 * 12, [A_C2] = 50 * 8 * 8, [A_FEAT] = 800,
-    [A_CFC1] = 100, [A_CBN1] = 100, [A_CR1] = 100, [A_CD1] = 100, [A_CFC2] = 100,
+    [A_C1] = 64 * 24 * 24, [A_XS1] = 64 * 12 * 12, [A_R1] = 64 * 12 * 12, [A_C2] = 50 * 8 * 8,
+    [A_XS2] = 800, [A_FEAT] = 800, [A_CFC1] = 100, [A_CBN1] = 100, [A_CR1] = 100, [A_CD1] = 100, [A_CFC2] = 100,
     [A_CBN2] = 100, [A_CR2] = 100, [A_CFC3] = 10, [A_LOGPC] = 10,
     [A_DFC1] = 100, [A_DBN1] = 100, [A_DR1] = 100, [A_DFC2] = 2, [A_LOGPD] = 2,
     [A_MASK_F] = 50, [A_MASK_C] = 100, [A_DLOGC] = 10, [A_DLOGD] = 2, [A_GREY] = 28 * 28,
 };
 static const size_t grad_per_image[N_ACTS] = {
-    [A_C1] = 64 * 24 * 24, [A_P1] = 64 * 12 * 12, [A_R1] = 64 * 12 * 12, [A_C2] = 50 * 8 * 8,
-    [A_P2] = 800, [A_FEAT] = 800, [A_FEATREV] = 800,
+    [A_C1] = 64 * 24 * 24, [A_R1] = 64 * 12 * 12, [A_C2] = 50 * 8 * 8,
+    [A_FEAT] = 800, [A_FEATREV] = 800,
     [A_CFC1] = 100, [A_CBN1] = 100, [A_CR1] = 100, [A_CD1] = 100, [A_CFC2] = 100,
     [A_CBN2] = 100, [A_CR2] = 100, [A_DFC1] = 100, [A_DBN1] = 100, [A_DR1] = 100,
 };
@@ -167,7 +167,7 @@ static void py3_forward(dann_model *m, pass_t *p, const float *x, int B, int tra
         dropout_draw(p->mask[0], nB * 50, 0.5f, rng);
         if (heads & HEAD_CLASS) dropout_draw(p->mask[1], nB * 100, 0.5f, rng);
     }
-    // feature extractor: conv -> [bn -> dropout2d -> maxpool] fused -> relu in place
+    // feature extractor: conv -> [bn -> dropout2d -> maxpool -> relu] fused
     p->grey = all_grey(x, B);
     if (p->grey) {
         conv_dims dg = conv1_grey_dims(B, model_slots(m));
@@ -182,15 +182,13 @@ static void py3_forward(dann_model *m, pass_t *p, const float *x, int B, int tra
     }
     batchnorm_stats(st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_RM], t[F_BN1_RV], a[A_C1], B, 64, 24 * 24,
                     training, BN_MOMENTUM, BN_EPS);
-    bn_mask_maxpool2_forward(a[A_R1], v.idx1, a[A_C1], st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_W],
-                             t[F_BN1_B], NULL, B, 64, 24, 24);
-    relu_forward(a[A_R1], a[A_R1], nB * 64 * 12 * 12);
+    bn_mask_maxpool2_forward(a[A_R1], v.idx1, a[A_XS1], a[A_C1], st + ST_BN1, st + ST_BN1 + 64,
+                             t[F_BN1_W], t[F_BN1_B], NULL, B, 64, 24, 24);
     conv2d_forward(a[A_C2], a[A_R1], t[F_CONV2_W], t[F_CONV2_B], &d2, m->scratch);
     batchnorm_stats(st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_RM], t[F_BN2_RV], a[A_C2], B, 50, 8 * 8,
                     training, BN_MOMENTUM, BN_EPS);
-    bn_mask_maxpool2_forward(a[A_FEAT], v.idx2, a[A_C2], st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_W],
-                             t[F_BN2_B], training ? p->mask[0] : NULL, B, 50, 8, 8);
-    relu_forward(a[A_FEAT], a[A_FEAT], nB * 800);
+    bn_mask_maxpool2_forward(a[A_FEAT], v.idx2, a[A_XS2], a[A_C2], st + ST_BN2, st + ST_BN2 + 50,
+                             t[F_BN2_W], t[F_BN2_B], training ? p->mask[0] : NULL, B, 50, 8, 8);
     if (training) m->bn_count[F_BN1_N]++, m->bn_count[F_BN2_N]++;
     // class head
     if (heads & HEAD_CLASS) {
@@ -226,7 +224,10 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
     const size_t nB = (size_t)B;
     conv_dims d1 = conv1_dims(B, model_slots(m)), d2 = conv2_dims(B, model_slots(m));
     DANN_ASSERT((heads & p->heads) == heads);
-    memset(p->grads, 0, py3_grads_floats(m->max_batch) * sizeof(float));
+    // zero what the kernels accumulate into; the fused BatchNorm backwards write theirs
+    for (int i = 0; i < A_STATS; i++)
+        if (i != A_C1 && i != A_C2)
+            memset(v.g[i], 0, grad_per_image[i] * nB * sizeof(float));
     if (heads & HEAD_DOMAIN) {
         linear_backward(da[A_DR1], g[D_FC2_W], g[D_FC2_B], p->dlogit_domain, a[A_DR1], t[D_FC2_W], B, 100, 2);
         relu_backward(da[A_DBN1], da[A_DR1], a[A_DR1], nB * 100);
@@ -247,13 +248,13 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
                            st + ST_CBN1 + 100, t[C_BN1_W], B, 100, 1);
         linear_backward(da[A_FEAT], g[C_FC1_W], g[C_FC1_B], da[A_CFC1], a[A_FEAT], t[C_FC1_W], B, 800, 100);
     }
-    relu_backward(da[A_P2], da[A_FEAT], a[A_FEAT], nB * 800);
-    bn_mask_maxpool2_backward(da[A_C2], g[F_BN2_W], g[F_BN2_B], da[A_P2], v.idx2, a[A_C2], st + ST_BN2,
-                              st + ST_BN2 + 50, t[F_BN2_W], p->mask[0], B, 50, 8, 8);
+    bn_mask_maxpool2_backward(da[A_C2], g[F_BN2_W], g[F_BN2_B], da[A_FEAT], a[A_FEAT], v.idx2,
+                              a[A_XS2], a[A_C2], st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_W],
+                              p->mask[0], B, 50, 8, 8);
     conv2d_backward(da[A_R1], g[F_CONV2_W], g[F_CONV2_B], da[A_C2], a[A_R1], t[F_CONV2_W], &d2, m->scratch);
-    relu_backward(da[A_P1], da[A_R1], a[A_R1], nB * 64 * 12 * 12);
-    bn_mask_maxpool2_backward(da[A_C1], g[F_BN1_W], g[F_BN1_B], da[A_P1], v.idx1, a[A_C1], st + ST_BN1,
-                              st + ST_BN1 + 64, t[F_BN1_W], NULL, B, 64, 24, 24);
+    bn_mask_maxpool2_backward(da[A_C1], g[F_BN1_W], g[F_BN1_B], da[A_R1], a[A_R1], v.idx1,
+                              a[A_XS1], a[A_C1], st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_W], NULL,
+                              B, 64, 24, 24);
     if (p->grey) {
         // d loss / d w[oc,c,k] is the same for the 3 channels: the one-channel kernel's gradient
         conv_dims dg = conv1_grey_dims(B, model_slots(m));
