@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/trainloop.h"
 #include "data/data.h"
+#include "layers/layers.h"
 #include "model/model.h"
 
 static double now_s(void) {
@@ -60,6 +61,30 @@ static double sgemm_gflops(void) {
     }
     free(a), free(b), free(c);
     return 2.0 * n * n * n / best / 1e9;
+}
+
+/* Best-of-5 rate of dann's own convolution kernel on py3's conv2 forward at batch 128 (a
+ * 50 x 1600 x 64 matrix product per image), GFLOP/s: the other matrix-multiply rate this
+ * machine reaches (with the AVX-512 kernels it does not depend on OPENBLAS_CORETYPE). */
+static double conv_gflops(int threads) {
+    const conv_dims d = {128, 64, 12, 12, 50, 5, threads};
+    const size_t n_in = (size_t)d.B * d.C * d.H * d.W, n_out = (size_t)d.B * d.OC * 64;
+    float *in = malloc(sizeof(float) * n_in), *w = malloc(sizeof(float) * 50 * 1600);
+    float *bias = calloc(50, sizeof(float)), *out = malloc(sizeof(float) * n_out);
+    float *scratch = calloc(conv2d_scratch_floats(&d), sizeof(float));
+    double best = 1e30;
+    if (in && w && bias && out && scratch) {
+        for (size_t i = 0; i < n_in; i++) in[i] = (float)(i % 7) * 0.1f;
+        for (int i = 0; i < 50 * 1600; i++) w[i] = (float)(i % 5) * 0.1f;
+        for (int r = 0; r < 6; r++) {
+            double t0 = now_s();
+            conv2d_forward(out, in, w, bias, &d, scratch);
+            double dt = now_s() - t0;
+            if (r > 0 && dt < best) best = dt;
+        }
+    }
+    free(in), free(w), free(bias), free(out), free(scratch);
+    return best < 1e30 ? 2.0 * d.B * 50 * 64 * 1600 / best / 1e9 : NAN;
 }
 
 static void fill_inputs(float *xs, int32_t *ys, float *xt, int Bs, int Bt) {
@@ -197,8 +222,9 @@ int cmd_bench(int argc, char **argv) {
 
     // (e) FLOPs and the arithmetic bound
     double flops = m->arch->step_flops(B, B);
-    double gf = sgemm_gflops();
-    double bound_s = flops / (gf * 1e9);
+    double gf = sgemm_gflops(), cf = conv_gflops(threads);
+    double peak = cf > gf ? cf : gf;  // the faster of the two measured matrix-product rates
+    double bound_s = flops / (peak * 1e9);
 
     double rss = peak_rss_mb();  // before (c): the step and eval alone
 
@@ -215,8 +241,10 @@ int cmd_bench(int argc, char **argv) {
         if (isnan(epoch_s)) printf("null, \"data_load_s\": null, \"peak_rss_epoch_mb\": null");
         else printf("%.3f, \"data_load_s\": %.3f, \"peak_rss_epoch_mb\": %.1f", epoch_s, load_s, rss_epoch);
         printf(", \"peak_rss_mb\": %.1f, \"step_gflop\": %.4f, \"sgemm_gflops\": %.1f, "
-               "\"bound_s\": %.6f, \"bound_fraction\": %.3f, \"openblas_coretype\": \"%s\"}\n",
-               rss, flops / 1e9, gf, bound_s, bound_s / step_med, ct ? ct : "");
+               "\"conv_kernel_gflops\": %.1f, \"bound_s\": %.6f, \"bound_fraction\": %.3f, "
+               "\"conv_kernels\": \"%s\", \"openblas_coretype\": \"%s\"}\n",
+               rss, flops / 1e9, gf, cf, bound_s, bound_s / step_med,
+               conv2d_use(-1) == CONV2D_AVX512 ? "avx512" : "portable", ct ? ct : "");
     } else {
         printf("dann bench: py3, %d + %d images per step, %d thread%s, OPENBLAS_CORETYPE=%s\n", B, B,
                threads, threads == 1 ? "" : "s", ct ? ct : "(unset)");
@@ -229,8 +257,10 @@ int cmd_bench(int argc, char **argv) {
                    "more; peak RSS with the data %.0f MiB)\n", epoch_s, load_s, rss_epoch);
         else
             printf("  epoch           skipped (no data at %s, or --no-epoch)\n", data);
-        printf("  step FLOPs      %7.3f GFLOP; sgemm %.0f GFLOP/s -> bound %.1f ms; step at %.0f%% of it\n",
-               flops / 1e9, gf, bound_s * 1e3, 100.0 * bound_s / step_med);
+        printf("  step FLOPs      %7.3f GFLOP; sgemm %.0f GFLOP/s, conv kernel (%s) %.0f GFLOP/s\n"
+               "                  -> bound %.1f ms at the faster; step at %.0f%% of it\n",
+               flops / 1e9, gf, conv2d_use(-1) == CONV2D_AVX512 ? "avx512" : "portable", cf,
+               bound_s * 1e3, 100.0 * bound_s / step_med);
     }
     free(xs), free(xt), free(logp), free(ys), free(times);
     dann_trainer_free(t);
