@@ -2,8 +2,9 @@
  * hardware. Measures (a) one training step at Bs + Bt (median/min/max over --reps after
  * --warmup), (b) eval throughput at --eval-batch, (c) one full epoch on the real data when it is
  * present (--data, default ../shared/data; --no-epoch skips it), (d) peak resident memory,
- * (e) the step's exact FLOP count, the sgemm rate measured here and the fraction of the
- * arithmetic bound (FLOPs / sgemm rate) the step reaches. Prints a table, or one JSON object
+ * (e) the step's exact FLOP count, the matrix-product rates measured here (OpenBLAS sgemm and
+ * dann's own conv kernel) and the fraction of the arithmetic bound (FLOPs / the faster rate) the
+ * step reaches. Prints a table, or one JSON object
  * with --json. Inputs are synthetic but shaped and normalised like MNIST (grey, repeated to 3
  * channels) and MNIST-M (colour). */
 #include <math.h>
