@@ -30,16 +30,6 @@
 #define DEMO_BATCH 64
 #define DEMO_EVAL_EVERY 8
 
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig) {
-    (void)sig;
-    static const char msg[] = "\ndann demo: stopping (again to quit at once)\n";
-    g_stop = 1;
-    ssize_t k = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void)k;
-}
-
 static void usage(FILE *f) {
     fprintf(f,
 "usage: dann demo [--threads T] [--seed S] [--epochs N] [--batch B] [--progress MODE]\n"
@@ -126,13 +116,9 @@ int cmd_demo(int argc, char **argv) {
     dann_threads_set(threads);
 
     /* Installed before the temporary folder exists, so a Ctrl-C cannot leave it behind. */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART | SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    trainloop_signals sig;
+    volatile sig_atomic_t *stop =
+        trainloop_catch_stop(&sig, "\ndann demo: stopping (again to quit at once)\n");
 
     const char *tmp = getenv("TMPDIR");
     char dir[4096];
@@ -140,8 +126,7 @@ int cmd_demo(int argc, char **argv) {
     if (!mkdtemp(dir)) {
         fprintf(stderr, "dann %s: %s: cannot create a temporary folder: %s\n", CMD, dir,
                 strerror(errno));
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        trainloop_release_stop(&sig);
         return 1;
     }
     dann_error err = {0};
@@ -150,9 +135,8 @@ int cmd_demo(int argc, char **argv) {
     const double t0 = progress_now();
     int bad = unpack(dir) || load_all(ds, dir, &err);
     remove_tree(dir);
-    if (bad || g_stop) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+    if (bad || *stop) {
+        trainloop_release_stop(&sig);
         for (int k = 0; k < 4; k++) dataset_free(&ds[k]);
         if (!bad) return fprintf(stderr, "dann %s: interrupted\n", CMD), 130;
         if (err.msg[0]) args_fail(CMD, &err);
@@ -186,11 +170,10 @@ int cmd_demo(int argc, char **argv) {
         o.preset = "py3";
         o.label = labels[k];
         o.progress = prog;
-        o.stop = &g_stop;
+        o.stop = stop;
         st = trainloop_run(&o, &cfg, &d, NULL, &r[k], &err);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    trainloop_release_stop(&sig);
     for (int k = 0; k < 4; k++) dataset_free(&ds[k]);
     if (st == DANN_ERR_INTERRUPTED) {
         fprintf(stderr, "dann %s: interrupted\n", CMD);

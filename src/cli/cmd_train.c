@@ -24,16 +24,6 @@
 #define CMD "train"
 #define SPEC_LEN 4096
 
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig) {
-    (void)sig;
-    static const char msg[] = "\ndann train: stopping after this step (again to quit at once)\n";
-    g_stop = 1;
-    ssize_t k = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void)k;
-}
-
 static void usage(FILE *f) {
     fprintf(f,
 "usage: dann train --source SPEC --target SPEC --out RUN_DIR [options]\n"
@@ -379,16 +369,11 @@ int cmd_train(int argc, char **argv) {
     o.resume = a.resume;
     o.progress = a.progress;
     o.quiet = a.quiet;
-    o.stop = &g_stop;
     trainloop_data d = {&src, &tgt, src_test ? &src_t : NULL, tgt_test ? &tgt_t : NULL};
 
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART | SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    trainloop_signals sig;
+    o.stop =
+        trainloop_catch_stop(&sig, "\ndann train: stopping after this step (again to quit at once)\n");
     if (!a.quiet) {
         int S = trainloop_steps_per_epoch(src.n - a.source_val > 0 ? src.n - a.source_val : 1,
                                           tgt.n, a.batch, a.max_steps);
@@ -400,8 +385,7 @@ int cmd_train(int argc, char **argv) {
     }
     trainloop_result r;
     dann_status st = trainloop_run(&o, &cfg, &d, NULL, &r, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    trainloop_release_stop(&sig);
     if (st == DANN_ERR_INTERRUPTED) {
         fprintf(stderr, "dann %s: %s; saved %s/last.ckpt\n  resume with: dann train --resume "
                 "%s/last.ckpt\n", CMD, err.msg, a.out, a.out);

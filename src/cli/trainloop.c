@@ -23,6 +23,36 @@
 
 #define MAX_EPOCHS 1000000
 
+static volatile sig_atomic_t g_stop;
+static const char *g_stop_msg;
+static size_t g_stop_len;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+    ssize_t k = write(STDERR_FILENO, g_stop_msg, g_stop_len);
+    (void)k;
+}
+
+volatile sig_atomic_t *trainloop_catch_stop(trainloop_signals *s, const char *msg) {
+    g_stop = 0;
+    g_stop_msg = msg;
+    g_stop_len = strlen(msg);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &s->old_int);
+    sigaction(SIGTERM, &sa, &s->old_term);
+    return &g_stop;
+}
+
+void trainloop_release_stop(const trainloop_signals *s) {
+    sigaction(SIGINT, &s->old_int, NULL);
+    sigaction(SIGTERM, &s->old_term, NULL);
+}
+
 int trainloop_steps_per_epoch(int n_src, int n_tgt, int batch, int max_steps) {
     DANN_ASSERT(batch > 0 && n_src > 0 && n_tgt > 0);
     int s = (n_src + batch - 1) / batch, t = (n_tgt + batch - 1) / batch;

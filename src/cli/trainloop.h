@@ -102,4 +102,11 @@ uint64_t trainloop_seed(uint64_t seed, int k);
  * train[0..n - n_val) in increasing order. */
 void trainloop_split(int n, int n_val, uint64_t seed, int32_t *train, int32_t *val);
 
+/* Ctrl-C / SIGTERM as a stop request: after trainloop_catch_stop(s, msg) the first SIGINT or
+ * SIGTERM prints msg and sets the returned flag (give it to trainloop_opts.stop); a second one
+ * takes the default action (quits at once). trainloop_release_stop(s) puts the old handlers back. */
+typedef struct { struct sigaction old_int, old_term; } trainloop_signals;
+volatile sig_atomic_t *trainloop_catch_stop(trainloop_signals *s, const char *msg);
+void trainloop_release_stop(const trainloop_signals *s);
+
 #endif
