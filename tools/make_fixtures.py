@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
+from dann_torch import ReverseLayerF as GradReverse  # noqa: E402  (the twin's GRL)
 
 M64 = (1 << 64) - 1
 SUBSAMPLE = 7  # stride of the subsampled large parameters in torch_py3.safetensors
@@ -194,18 +195,6 @@ def layer_fixtures():
     (dx,) = grads_of(y, dy, x)
     put("grl", inp=x, out=y, lam=torch.tensor([lam]), dout=dy, dinp=dx)
     return g
-
-
-class GradReverse(torch.autograd.Function):
-    """The reference's ReverseLayerF: identity forward, -alpha * grad backward."""
-    @staticmethod
-    def forward(ctx, x, alpha):
-        ctx.alpha = alpha
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return grad_output.neg() * ctx.alpha, None
 
 
 # ---------------------------------------------------------------------------------------------
