@@ -135,6 +135,11 @@ TEST(conv_both_implementations_match_exact_sums) {
     impl_case("py3 conv2", (conv_dims){.B = 37, .C = 64, .H = 12, .W = 12, .OC = 50, .K = 5}, 3);
     // 26-wide rows (two vectors, a tail), 7 channels (tiles of 4 and 5 leave remainders)
     impl_case("wide rows", (conv_dims){.B = 2, .C = 3, .H = 9, .W = 30, .OC = 7, .K = 5}, 4);
+    // 8-wide output rows in planes under 16 wide (the slotted input gradient): stores that
+    // straddle rows, the plane's last rows masked, 9x9 and 2x2 kernels
+    impl_case("narrow planes", (conv_dims){.B = 3, .C = 2, .H = 4, .W = 10, .OC = 6, .K = 3}, 7);
+    impl_case("9x9 kernel", (conv_dims){.B = 2, .C = 3, .H = 10, .W = 16, .OC = 5, .K = 9}, 8);
+    impl_case("2x2 kernel", (conv_dims){.B = 3, .C = 4, .H = 5, .W = 9, .OC = 7, .K = 2}, 9);
     // OH*OW = 35: positions not a multiple of 16; 3x3 kernel
     impl_case("odd sizes", (conv_dims){.B = 5, .C = 2, .H = 7, .W = 9, .OC = 3, .K = 3}, 5);
     // more images than one weight-gradient block of 1024 positions

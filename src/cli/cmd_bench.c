@@ -17,6 +17,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/trainloop.h"
+#include "core/prof.h"
 #include "data/data.h"
 #include "layers/layers.h"
 #include "model/model.h"
@@ -151,14 +152,16 @@ static int bench_epoch(const char *data_dir, int B, double *load_s, double *epoc
 static void usage(FILE *f) {
     fprintf(f,
             "usage: dann bench [--threads N] [--batch B] [--reps R] [--warmup W] [--eval-batch E]\n"
-            "                  [--data DIR] [--no-epoch] [--json]\n"
+            "                  [--data DIR] [--no-epoch] [--json] [--profile]\n"
             "Times the py3 training step (B source + B target images, Adam), eval throughput,\n"
             "one epoch on MNIST -> MNIST-M when DIR (default ../shared/data) holds it, and peak\n"
-            "memory; reports FLOPs, the measured sgemm rate and the fraction of that bound reached.\n");
+            "memory; reports FLOPs, the measured sgemm rate and the fraction of that bound reached.\n"
+            "--profile also times each phase of the step over --reps more steps (table only).\n");
 }
 
 int cmd_bench(int argc, char **argv) {
     int threads = 2, B = 128, reps = 30, warmup = 3, eval_batch = 256, json = 0, no_epoch = 0;
+    int profile = 0;
     const char *data = "../shared/data";
     args_parser ap;
     args_init(&ap, "bench", argc, argv);
@@ -171,6 +174,7 @@ int cmd_bench(int argc, char **argv) {
         else if (args_is(&ap, "--data")) args_str(&ap, &data);
         else if (args_is(&ap, "--no-epoch")) args_flag(&ap, &no_epoch);
         else if (args_is(&ap, "--json")) args_flag(&ap, &json);
+        else if (args_is(&ap, "--profile")) args_flag(&ap, &profile);
         else if (args_is(&ap, "--help")) {
             usage(stdout);
             return 0;
@@ -211,6 +215,16 @@ int cmd_bench(int argc, char **argv) {
         step_max = times[r] > step_max ? times[r] : step_max;
     }
     double step_med = median(times, reps);
+    double prof_total = 0.0;
+    if (profile) {  // the same steps again with the phase timers on (they add a little overhead)
+        memset(&dann_prof, 0, sizeof dann_prof);
+        dann_prof.on = 1;
+        double t0 = now_s();
+        for (int r = 0; r < reps; r++)
+            if (dann_train_step(t, xs, ys, B, xt, NULL, B, 0.5, NULL, &err)) return args_fail("bench", &err);
+        prof_total = now_s() - t0;
+        dann_prof.on = 0;
+    }
 
     // (b) eval throughput: median of 5 timed passes over one batch, after one warm-up
     dann_model_predict(m, xt, eval_batch, logp);
@@ -262,6 +276,18 @@ int cmd_bench(int argc, char **argv) {
                "                  -> bound %.1f ms at the faster; step at %.0f%% of it\n",
                flops / 1e9, gf, conv2d_use(-1) == CONV2D_AVX512 ? "avx512" : "portable", cf,
                bound_s * 1e3, 100.0 * bound_s / step_med);
+    }
+    if (profile && !json) {
+        double sum = 0.0;
+        printf("  step profile    (mean of %d steps, timers on: %.1f ms per step)\n", reps,
+               prof_total / reps * 1e3);
+        for (int i = 0; i < PROF_N; i++) {
+            sum += dann_prof.s[i];
+            printf("    %-20s %6.2f ms  %4.1f%%\n", dann_prof_names[i], dann_prof.s[i] / reps * 1e3,
+                   100.0 * dann_prof.s[i] / prof_total);
+        }
+        printf("    %-20s %6.2f ms  %4.1f%%\n", "other", (prof_total - sum) / reps * 1e3,
+               100.0 * (prof_total - sum) / prof_total);
     }
     free(xs), free(xt), free(logp), free(ys), free(times);
     dann_trainer_free(t);

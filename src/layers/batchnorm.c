@@ -9,6 +9,7 @@
  * torch's CPU kernel, which accumulates in double (acc_type<float>).
  * eps sits inside the square root: rstd = 1/sqrt(var + eps). */
 #include <math.h>
+#include <string.h>
 #include "layers/layers.h"
 #include "layers/pool2.h"
 
@@ -126,6 +127,48 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
  * saved at the winners, so only the input gradient itself touches full-size planes; summation
  * order differs from batchnorm_backward's, the elementwise formula does not. */
 
+/* The fast path (even W, so an input row pair is 2W contiguous values): the horizontal pair max
+ * of every two adjacent values, over whole runs of input rows at once, then the vertical max
+ * of the two pair rows: pool2_window's comparisons in its order, in long contiguous loops.
+ * Odd W takes the window-by-window loop. */
+#define POOL_RUN 1024  // horizontal pairs per run (stack buffers of the fast path)
+
+static void bn_pool_plane(float *restrict y, int32_t *restrict am, float *restrict xs,
+                          const float *restrict x, float mu, float scale, float shift, float f,
+                          int OH, int W) {
+    const int OW = W / 2, rows = POOL_RUN / W;  // output rows per run (W pairs each)
+    float hv[POOL_RUN], hx[POOL_RUN];
+    int32_t hk[POOL_RUN];
+    for (int i0 = 0; i0 < OH; i0 += rows) {
+        const int n = OH - i0 < rows ? OH - i0 : rows, base = 2 * i0 * W;
+        const float *src = x + base;
+        #pragma omp simd
+        for (int q = 0; q < n * W; q++) {
+            // x * 1.0f is exact: without a mask this computes the same bits as no multiply.
+            const float a = ((src[2 * q] - mu) * scale + shift) * f;
+            const float b = ((src[2 * q + 1] - mu) * scale + shift) * f;
+            const int32_t t = b > a;
+            hv[q] = t ? b : a;
+            hx[q] = t ? src[2 * q + 1] : src[2 * q];
+            hk[q] = base + 2 * q + t;
+        }
+        for (int i = 0; i < n; i++) {
+            const float *tv = hv + 2 * i * OW, *tx = hx + 2 * i * OW;
+            const int32_t *tk = hk + 2 * i * OW;
+            float *yo = y + (size_t)(i0 + i) * OW, *xo = xs + (size_t)(i0 + i) * OW;
+            int32_t *ko = am + (size_t)(i0 + i) * OW;
+            #pragma omp simd
+            for (int j = 0; j < OW; j++) {
+                const int32_t t = tv[OW + j] > tv[j];
+                const float v = t ? tv[OW + j] : tv[j];
+                yo[j] = (v > 0.0f || v != v) ? v : 0.0f;  // relu_forward's rule
+                ko[j] = t ? tk[OW + j] : tk[j];
+                xo[j] = t ? tx[OW + j] : tx[j];
+            }
+        }
+    }
+}
+
 void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const float *inp,
                               const float *mean, const float *rstd, const float *gamma,
                               const float *beta, const float *mask, int B, int C, int H, int W) {
@@ -138,6 +181,10 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const fl
         const float *restrict x = inp + (size_t)bc * H * W;
         float *restrict y = out + (size_t)bc * OH * OW, *restrict xs = xsel + (size_t)bc * OH * OW;
         int32_t *restrict am = argmax + (size_t)bc * OH * OW;
+        if (W % 2 == 0 && W <= POOL_RUN) {
+            bn_pool_plane(y, am, xs, x, mu, scale, shift, f, OH, W);
+            continue;
+        }
         for (int i = 0; i < OH; i++) {
             const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
             #pragma omp simd
@@ -158,6 +205,20 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const fl
     }
 }
 
+/* The gradient at the winners of one plane, g[k] for k < OHW: dout through the ReLU (out > 0)
+ * and the dropout factor f (mask ? 0 + dout*f, as dropout_backward adds it to a zeroed buffer). */
+static void winner_grads(float *restrict g, const float *restrict dout, const float *restrict out,
+                         const float *mask, int bc, int OHW) {
+    if (mask) {
+        const float f = mask[bc];
+        #pragma omp simd
+        for (int k = 0; k < OHW; k++) g[k] = out[k] > 0.0f ? 0.0f + dout[k] * f : 0.0f;
+    } else {
+        #pragma omp simd
+        for (int k = 0; k < OHW; k++) g[k] = out[k] > 0.0f ? dout[k] : 0.0f;
+    }
+}
+
 void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                                const float *out, const int32_t *argmax, const float *xsel,
                                const float *inp, const float *mean, const float *rstd,
@@ -167,27 +228,25 @@ void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const f
     for (int c = 0; c < C; c++) {
         const double n = (double)B * HW;
         const float mu = mean[c], rs = rstd[c];
-        // the gradient at each winner: through the ReLU (out > 0) and the dropout factor
-#define WINNER_GRAD(bc, k) (out[(size_t)(bc) * OHW + (k)] > 0.0f                              \
-                                ? (mask ? 0.0f + dout[(size_t)(bc) * OHW + (k)] * mask[bc]    \
-                                        : dout[(size_t)(bc) * OHW + (k)])                     \
-                                : 0.0f)
+        float g[POOL_RUN], dy[POOL_RUN];
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
         for (int b = 0; b < B; b++) {
             const int bc = b * C + c;
             const float *xs = xsel + (size_t)bc * OHW;
             float a1[LANES] = {0}, a2[LANES] = {0}, r1 = 0.0f, r2 = 0.0f;
-            int k = 0;
-            for (; k + LANES <= OHW; k += LANES)
-                for (int l = 0; l < LANES; l++) {
-                    const float g = WINNER_GRAD(bc, k + l);
-                    a1[l] += g;
-                    a2[l] += g * ((xs[k + l] - mu) * rs);
+            for (int k0 = 0; k0 < OHW; k0 += POOL_RUN) {
+                const int nk = OHW - k0 < POOL_RUN ? OHW - k0 : POOL_RUN;
+                winner_grads(g, dout + (size_t)bc * OHW + k0, out + (size_t)bc * OHW + k0, mask, bc, nk);
+                int k = 0;
+                for (; k + LANES <= nk; k += LANES)
+                    for (int l = 0; l < LANES; l++) {
+                        a1[l] += g[k + l];
+                        a2[l] += g[k + l] * ((xs[k0 + k + l] - mu) * rs);
+                    }
+                for (; k < nk; k++) {
+                    r1 += g[k];
+                    r2 += g[k] * ((xs[k0 + k] - mu) * rs);
                 }
-            for (; k < OHW; k++) {
-                const float g = WINNER_GRAD(bc, k);
-                r1 += g;
-                r2 += g * ((xs[k] - mu) * rs);
             }
             for (int l = 0; l < LANES; l++) r1 += a1[l], r2 += a2[l];
             sum_dy += r1;
@@ -203,14 +262,27 @@ void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const f
             const float *restrict x = inp + (size_t)bc * HW;
             const int32_t *am = argmax + (size_t)bc * OHW;
             float *restrict dx = dinp + (size_t)bc * HW;
-            // batchnorm_backward's formula with dy = 0, then the winners with their dy
+            // batchnorm_backward's formula with dy = 0 off the winners and dy at them: the
+            // winners' gradients spread over a zeroed run of the plane, then one contiguous pass
+            if (HW <= POOL_RUN && OHW <= POOL_RUN) {
+                winner_grads(g, dout + (size_t)bc * OHW, out + (size_t)bc * OHW, mask, bc, OHW);
+                memset(dy, 0, (size_t)HW * sizeof(float));
+                #pragma omp simd
+                for (int k = 0; k < OHW; k++) dy[am[k]] = g[k];  // distinct winners: no conflict
+                #pragma omp simd
+                for (int s = 0; s < HW; s++) dx[s] = kk * (dy[s] - mdy - (x[s] - mu) * rs * mdyx);
+                continue;
+            }
             #pragma omp simd
             for (int s = 0; s < HW; s++) dx[s] = kk * (0.0f - mdy - (x[s] - mu) * rs * mdyx);
-            for (int k = 0; k < OHW; k++) {
-                const float g = WINNER_GRAD(bc, k);
-                dx[am[k]] = kk * (g - mdy - (x[am[k]] - mu) * rs * mdyx);
+            for (int k0 = 0; k0 < OHW; k0 += POOL_RUN) {
+                const int nk = OHW - k0 < POOL_RUN ? OHW - k0 : POOL_RUN;
+                winner_grads(g, dout + (size_t)bc * OHW + k0, out + (size_t)bc * OHW + k0, mask, bc, nk);
+                for (int k = 0; k < nk; k++) {
+                    const int32_t s = am[k0 + k];
+                    dx[s] = kk * (g[k] - mdy - (x[s] - mu) * rs * mdyx);
+                }
             }
         }
-#undef WINNER_GRAD
     }
 }

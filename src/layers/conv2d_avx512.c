@@ -24,8 +24,9 @@
 #define MRMAX 5   // NN tile rows, NT tile output channels
 #define NVMAX 4   // NN tile: 4 vectors = 64 positions
 #define NT_POS 1024  // positions per NT block (the dout block stays in L2, the col rows in L1)
+#define SLOT_HMAX 32  // the slotted input gradient's plane height limit
 
-typedef struct { int OH, OW, OHW, OHWp, CKK, slots, nb; size_t col, ntbuf, tile; } geom;
+typedef struct { int OH, OW, OHW, OHWp, CKK, slots, nb, slotted; size_t col, ntbuf, tile; } geom;
 
 static geom geometry(const conv_dims *d) {
     geom g;
@@ -41,6 +42,9 @@ static geom geometry(const conv_dims *d) {
     g.col = (size_t)g.CKK * g.OHW;                // forward: one image's column matrix
     g.ntbuf = (size_t)MRMAX * g.nb * g.OHWp;      // weight gradient: col rows of one tile
     g.tile = (size_t)d->K * d->K * g.OHWp;        // input gradient: dcol rows of one channel
+    // ... or, for 8-wide output rows and planes at most 16 wide, the rows in 16-float slots
+    g.slotted = g.OW == 8 && g.OHW % 16 == 0 && d->W <= 16 && d->H <= SLOT_HMAX;
+    if (g.slotted) g.tile = (size_t)d->K * d->K * g.OH * 16 + 16;
     return g;
 }
 
@@ -135,13 +139,50 @@ static void col2im_plane_add(float *plane, const float *rows, size_t rs, const c
         }
 }
 
+/* col2im_plane_add for rows of width 8 kept in slots: column row r's output row i at
+ * rows + (r*OH + i)*16 + K-1, zeros around it, so one unmasked load at kj before it is that row
+ * shifted right by kj lanes with zeros elsewhere (the next slot starts with K-1 zeros). Each
+ * plane row (W <= 16 wide) is summed in registers; all are loaded and added before the first
+ * store, and stored in order with plain 16-wide stores (lanes past the row carry the next row's
+ * values unchanged, overwritten by the next store) except where a store would leave the plane. */
+static void col2im_slots_add(float *plane, const float *rows, const conv_dims *d, const geom *g) {
+    const int K = d->K, W = d->W, H = d->H, OH = g->OH, HW = H * W;
+    __m512 acc[SLOT_HMAX];
+    for (int y = 0; y < H; y++) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        for (int ki = 0; ki < K; ki++) {
+            const int i = y - ki;
+            if (i < 0 || i >= OH) continue;
+            const float *src = rows + ((size_t)ki * K * OH + i) * 16 + K - 1;
+            int kj = 0;
+            for (; kj + 1 < K; kj += 2) {
+                a0 = _mm512_add_ps(a0, _mm512_loadu_ps(src + (size_t)kj * OH * 16 - kj));
+                a1 = _mm512_add_ps(a1, _mm512_loadu_ps(src + (size_t)(kj + 1) * OH * 16 - kj - 1));
+            }
+            if (kj < K) a0 = _mm512_add_ps(a0, _mm512_loadu_ps(src + (size_t)kj * OH * 16 - kj));
+        }
+        acc[y] = _mm512_add_ps(a0, a1);
+    }
+    for (int y = 0; y < H; y++) {
+        const int left = HW - y * W;
+        acc[y] = _mm512_add_ps(acc[y], left >= 16 ? _mm512_loadu_ps(plane + y * W)
+                                                  : _mm512_maskz_loadu_ps(lanes(left), plane + y * W));
+    }
+    for (int y = 0; y < H; y++) {
+        const int left = HW - y * W;
+        if (left >= 16) _mm512_storeu_ps(plane + y * W, acc[y]);
+        else _mm512_mask_storeu_ps(plane + y * W, lanes(left), acc[y]);
+    }
+}
+
 /* NN tile: C[m][p] = sum_k A[m*ams + k*aks] * Bm[k*ldb + p] (+ bias[m]), m < MR, p < 16*NV
  * (the last vector limited to the lanes in `last` unless FULL). MR, NV and FULL are constants
  * at every call. */
-static inline __attribute__((always_inline)) void nn_tile(const int MR, const int NV, const int FULL, int K,
-                                                          const float *A, size_t ams, size_t aks,
-                                                          const float *Bm, size_t ldb, __mmask16 last,
-                                                          float *C, size_t ldc, const float *bias) {
+static inline __attribute__((always_inline)) void nn_tile(const int MR, const int NV, const int FULL,
+                                                          const int SLOT, int K, const float *A,
+                                                          size_t ams, size_t aks, const float *Bm,
+                                                          size_t ldb, __mmask16 last, float *C,
+                                                          size_t ldc, const float *bias) {
     __m512 acc[MRMAX][NVMAX];
 #pragma GCC unroll 5
     for (int m = 0; m < MR; m++)
@@ -168,7 +209,11 @@ static inline __attribute__((always_inline)) void nn_tile(const int MR, const in
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             const __m512 x = bias ? _mm512_add_ps(acc[m][v], bm) : acc[m][v];
-            if (v == NV - 1 && !FULL)
+            if (SLOT) {  // 8-wide rows to 16-float slots (see col2im_slots_add)
+                _mm256_storeu_ps(c + 32 * v, _mm512_castps512_ps256(x));
+                _mm256_storeu_ps(c + 32 * v + 16,
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+            } else if (v == NV - 1 && !FULL)
                 _mm512_mask_storeu_ps(c + 16 * v, last, x);
             else
                 _mm512_storeu_ps(c + 16 * v, x);
@@ -179,9 +224,9 @@ static inline __attribute__((always_inline)) void nn_tile(const int MR, const in
 #define NN_CASE(MR, NV)                                                                      \
     case (MR) * 8 + (NV):                                                                    \
         if (last == 0xFFFF)                                                                  \
-            nn_tile(MR, NV, 1, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);                 \
+            nn_tile(MR, NV, 1, 0, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);              \
         else                                                                                 \
-            nn_tile(MR, NV, 0, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);                 \
+            nn_tile(MR, NV, 0, 0, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);              \
         break;
 #define NN_ROW(MR) NN_CASE(MR, 1) NN_CASE(MR, 2) NN_CASE(MR, 3) NN_CASE(MR, 4)
 
@@ -204,6 +249,28 @@ static void nn_matrix(int M, int N, int K, const float *A, size_t ams, size_t ak
             const int mr = M - m0 < MRMAX ? M - m0 : MRMAX;
             nn(mr, nv, K, A + (size_t)m0 * ams, ams, aks, Bm + p0, ldb, last, C + (size_t)m0 * ldc + p0,
                ldc, bias ? bias + m0 : NULL);
+        }
+    }
+}
+
+/* nn_matrix for N a multiple of 16 whose rows are 8 wide (OW == 8), storing row m's 8-value
+ * output rows in 16-float slots: output row i at C + m*ldc + i*16 (see col2im_slots_add). */
+#define NNS_CASE(MR, NV)                                                                     \
+    case (MR) * 8 + (NV):                                                                    \
+        nn_tile(MR, NV, 1, 1, K, A, ams, aks, Bm, ldb, 0xFFFF, C, ldc, NULL);                \
+        break;
+#define NNS_ROW(MR) NNS_CASE(MR, 1) NNS_CASE(MR, 2) NNS_CASE(MR, 3) NNS_CASE(MR, 4)
+static void nn_matrix_slots(int M, int N, int K, const float *A0, size_t ams, size_t aks,
+                            const float *B0, size_t ldb, float *C0, size_t ldc) {
+    for (int p0 = 0; p0 < N; p0 += 16 * NVMAX) {
+        const int nv = (N - p0 < 16 * NVMAX ? N - p0 : 16 * NVMAX) / 16;
+        for (int m0 = 0; m0 < M; m0 += MRMAX) {
+            const int mr = M - m0 < MRMAX ? M - m0 : MRMAX;
+            const float *A = A0 + (size_t)m0 * ams, *Bm = B0 + p0;
+            float *C = C0 + (size_t)m0 * ldc + 2 * p0;  // a 16-float slot per 8 positions
+            switch (mr * 8 + nv) {
+                NNS_ROW(1) NNS_ROW(2) NNS_ROW(3) NNS_ROW(4) NNS_ROW(5)
+            }
         }
     }
 }
@@ -284,10 +351,18 @@ static void input_grad(float *dinp, const float *dout, const float *w, const con
     for (int img = 0; img < d->B; img++) {
         float *rows = scratch + sf * thread_id() + g->ntbuf;
         const float *dout_b = dout + (size_t)img * d->OC * g->OHW;
-        for (int c = 0; c < d->C; c++) {
+        float *plane = dinp + (size_t)img * d->C * d->H * d->W;
+        if (g->slotted) memset(rows, 0, g->tile * sizeof(float));  // the slots' zero margins
+        for (int c = 0; c < d->C; c++, plane += d->H * d->W) {
+            if (g->slotted) {
+                nn_matrix_slots(KK, g->OHW, d->OC, w + (size_t)c * KK, 1, (size_t)g->CKK, dout_b,
+                                (size_t)g->OHW, rows + d->K - 1, (size_t)g->OH * 16);
+                col2im_slots_add(plane, rows, d, g);
+                continue;
+            }
             nn_matrix(KK, g->OHW, d->OC, w + (size_t)c * KK, 1, (size_t)g->CKK, dout_b,
                       (size_t)g->OHW, rows, (size_t)g->OHWp, NULL);
-            col2im_plane_add(dinp + ((size_t)img * d->C + c) * d->H * d->W, rows, (size_t)g->OHWp, d, g);
+            col2im_plane_add(plane, rows, (size_t)g->OHWp, d, g);
         }
     }
 }

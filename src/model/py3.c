@@ -8,6 +8,7 @@
  *  element-wise: the same as Dropout.) Forward calls the kernels in order, backward in reverse. */
 #include <string.h>
 #include "layers/layers.h"
+#include "core/prof.h"
 #include "model/model.h"
 
 // Tensor table, in the reference's state_dict() order: its names are the interchange names.
@@ -168,53 +169,57 @@ static void py3_forward(dann_model *m, pass_t *p, const float *x, int B, int tra
         if (heads & HEAD_CLASS) dropout_draw(p->mask[1], nB * 100, 0.5f, rng);
     }
     // feature extractor: conv -> [bn -> dropout2d -> maxpool -> relu] fused
-    p->grey = all_grey(x, B);
-    if (p->grey) {
-        conv_dims dg = conv1_grey_dims(B, model_slots(m));
-        const float *w = t[F_CONV1_W];
-        for (int oc = 0; oc < 64; oc++)
-            for (int k = 0; k < 25; k++)
-                st[ST_W1 + oc * 25 + k] = w[(oc * 3 + 0) * 25 + k] + w[(oc * 3 + 1) * 25 + k] + w[(oc * 3 + 2) * 25 + k];
-        for (int b = 0; b < B; b++) memcpy(a[A_GREY] + (size_t)b * 784, x + (size_t)b * 3 * 784, 784 * sizeof(float));
-        conv2d_forward(a[A_C1], a[A_GREY], st + ST_W1, t[F_CONV1_B], &dg, m->scratch);
-    } else {
-        conv2d_forward(a[A_C1], x, t[F_CONV1_W], t[F_CONV1_B], &d1, m->scratch);
-    }
-    batchnorm_stats(st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_RM], t[F_BN1_RV], a[A_C1], B, 64, 24 * 24,
-                    training, BN_MOMENTUM, BN_EPS);
-    bn_mask_maxpool2_forward(a[A_R1], v.idx1, a[A_XS1], a[A_C1], st + ST_BN1, st + ST_BN1 + 64,
-                             t[F_BN1_W], t[F_BN1_B], NULL, B, 64, 24, 24);
-    conv2d_forward(a[A_C2], a[A_R1], t[F_CONV2_W], t[F_CONV2_B], &d2, m->scratch);
-    batchnorm_stats(st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_RM], t[F_BN2_RV], a[A_C2], B, 50, 8 * 8,
-                    training, BN_MOMENTUM, BN_EPS);
-    bn_mask_maxpool2_forward(a[A_FEAT], v.idx2, a[A_XS2], a[A_C2], st + ST_BN2, st + ST_BN2 + 50,
-                             t[F_BN2_W], t[F_BN2_B], training ? p->mask[0] : NULL, B, 50, 8, 8);
+    PROF(PROF_CONV1_FWD, {
+        p->grey = all_grey(x, B);
+        if (p->grey) {
+            conv_dims dg = conv1_grey_dims(B, model_slots(m));
+            const float *w = t[F_CONV1_W];
+            for (int oc = 0; oc < 64; oc++)
+                for (int k = 0; k < 25; k++)
+                    st[ST_W1 + oc * 25 + k] = w[(oc * 3 + 0) * 25 + k] + w[(oc * 3 + 1) * 25 + k] + w[(oc * 3 + 2) * 25 + k];
+            for (int b = 0; b < B; b++) memcpy(a[A_GREY] + (size_t)b * 784, x + (size_t)b * 3 * 784, 784 * sizeof(float));
+            conv2d_forward(a[A_C1], a[A_GREY], st + ST_W1, t[F_CONV1_B], &dg, m->scratch);
+        } else {
+            conv2d_forward(a[A_C1], x, t[F_CONV1_W], t[F_CONV1_B], &d1, m->scratch);
+        }
+    });
+    PROF(PROF_BN1_STATS, batchnorm_stats(st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_RM], t[F_BN1_RV], a[A_C1], B, 64, 24 * 24,
+                    training, BN_MOMENTUM, BN_EPS));
+    PROF(PROF_BN1_APPLY, bn_mask_maxpool2_forward(a[A_R1], v.idx1, a[A_XS1], a[A_C1], st + ST_BN1, st + ST_BN1 + 64,
+                             t[F_BN1_W], t[F_BN1_B], NULL, B, 64, 24, 24));
+    PROF(PROF_CONV2_FWD, conv2d_forward(a[A_C2], a[A_R1], t[F_CONV2_W], t[F_CONV2_B], &d2, m->scratch));
+    PROF(PROF_BN2_STATS, batchnorm_stats(st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_RM], t[F_BN2_RV], a[A_C2], B, 50, 8 * 8,
+                    training, BN_MOMENTUM, BN_EPS));
+    PROF(PROF_BN2_APPLY, bn_mask_maxpool2_forward(a[A_FEAT], v.idx2, a[A_XS2], a[A_C2], st + ST_BN2, st + ST_BN2 + 50,
+                             t[F_BN2_W], t[F_BN2_B], training ? p->mask[0] : NULL, B, 50, 8, 8));
     if (training) m->bn_count[F_BN1_N]++, m->bn_count[F_BN2_N]++;
-    // class head
-    if (heads & HEAD_CLASS) {
-        linear_forward(a[A_CFC1], a[A_FEAT], t[C_FC1_W], t[C_FC1_B], B, 800, 100);
-        batchnorm_forward(a[A_CBN1], st + ST_CBN1, st + ST_CBN1 + 100, t[C_BN1_RM], t[C_BN1_RV],
-                          a[A_CFC1], t[C_BN1_W], t[C_BN1_B], B, 100, 1, training, BN_MOMENTUM, BN_EPS);
-        relu_forward(a[A_CR1], a[A_CBN1], nB * 100);
-        if (training) dropout_forward(a[A_CD1], a[A_CR1], p->mask[1], nB * 100, 1);
-        linear_forward(a[A_CFC2], training ? a[A_CD1] : a[A_CR1], t[C_FC2_W], t[C_FC2_B], B, 100, 100);
-        batchnorm_forward(a[A_CBN2], st + ST_CBN2, st + ST_CBN2 + 100, t[C_BN2_RM], t[C_BN2_RV],
-                          a[A_CFC2], t[C_BN2_W], t[C_BN2_B], B, 100, 1, training, BN_MOMENTUM, BN_EPS);
-        relu_forward(a[A_CR2], a[A_CBN2], nB * 100);
-        linear_forward(a[A_CFC3], a[A_CR2], t[C_FC3_W], t[C_FC3_B], B, 100, 10);
-        logsoftmax_forward(a[A_LOGPC], a[A_CFC3], B, 10);
-        if (training) m->bn_count[C_BN1_N]++, m->bn_count[C_BN2_N]++;
-    }
-    // domain head (the GRL is the identity going forward: it reads the features directly)
-    if (heads & HEAD_DOMAIN) {
-        linear_forward(a[A_DFC1], a[A_FEAT], t[D_FC1_W], t[D_FC1_B], B, 800, 100);
-        batchnorm_forward(a[A_DBN1], st + ST_DBN1, st + ST_DBN1 + 100, t[D_BN1_RM], t[D_BN1_RV],
-                          a[A_DFC1], t[D_BN1_W], t[D_BN1_B], B, 100, 1, training, BN_MOMENTUM, BN_EPS);
-        relu_forward(a[A_DR1], a[A_DBN1], nB * 100);
-        linear_forward(a[A_DFC2], a[A_DR1], t[D_FC2_W], t[D_FC2_B], B, 100, 2);
-        logsoftmax_forward(a[A_LOGPD], a[A_DFC2], B, 2);
-        if (training) m->bn_count[D_BN1_N]++;
-    }
+    PROF(PROF_HEADS_FWD, {
+        // class head
+        if (heads & HEAD_CLASS) {
+            linear_forward(a[A_CFC1], a[A_FEAT], t[C_FC1_W], t[C_FC1_B], B, 800, 100);
+            batchnorm_forward(a[A_CBN1], st + ST_CBN1, st + ST_CBN1 + 100, t[C_BN1_RM], t[C_BN1_RV],
+                              a[A_CFC1], t[C_BN1_W], t[C_BN1_B], B, 100, 1, training, BN_MOMENTUM, BN_EPS);
+            relu_forward(a[A_CR1], a[A_CBN1], nB * 100);
+            if (training) dropout_forward(a[A_CD1], a[A_CR1], p->mask[1], nB * 100, 1);
+            linear_forward(a[A_CFC2], training ? a[A_CD1] : a[A_CR1], t[C_FC2_W], t[C_FC2_B], B, 100, 100);
+            batchnorm_forward(a[A_CBN2], st + ST_CBN2, st + ST_CBN2 + 100, t[C_BN2_RM], t[C_BN2_RV],
+                              a[A_CFC2], t[C_BN2_W], t[C_BN2_B], B, 100, 1, training, BN_MOMENTUM, BN_EPS);
+            relu_forward(a[A_CR2], a[A_CBN2], nB * 100);
+            linear_forward(a[A_CFC3], a[A_CR2], t[C_FC3_W], t[C_FC3_B], B, 100, 10);
+            logsoftmax_forward(a[A_LOGPC], a[A_CFC3], B, 10);
+            if (training) m->bn_count[C_BN1_N]++, m->bn_count[C_BN2_N]++;
+        }
+        // domain head (the GRL is the identity going forward: it reads the features directly)
+        if (heads & HEAD_DOMAIN) {
+            linear_forward(a[A_DFC1], a[A_FEAT], t[D_FC1_W], t[D_FC1_B], B, 800, 100);
+            batchnorm_forward(a[A_DBN1], st + ST_DBN1, st + ST_DBN1 + 100, t[D_BN1_RM], t[D_BN1_RV],
+                              a[A_DFC1], t[D_BN1_W], t[D_BN1_B], B, 100, 1, training, BN_MOMENTUM, BN_EPS);
+            relu_forward(a[A_DR1], a[A_DBN1], nB * 100);
+            linear_forward(a[A_DFC2], a[A_DR1], t[D_FC2_W], t[D_FC2_B], B, 100, 2);
+            logsoftmax_forward(a[A_LOGPD], a[A_DFC2], B, 2);
+            if (training) m->bn_count[D_BN1_N]++;
+        }
+    });
 }
 
 static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, float lambda) {
@@ -228,46 +233,53 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
     for (int i = 0; i < A_STATS; i++)
         if (i != A_C1 && i != A_C2)
             memset(v.g[i], 0, grad_per_image[i] * nB * sizeof(float));
-    if (heads & HEAD_DOMAIN) {
-        linear_backward(da[A_DR1], g[D_FC2_W], g[D_FC2_B], p->dlogit_domain, a[A_DR1], t[D_FC2_W], B, 100, 2);
-        relu_backward(da[A_DBN1], da[A_DR1], a[A_DR1], nB * 100);
-        batchnorm_backward(da[A_DFC1], g[D_BN1_W], g[D_BN1_B], da[A_DBN1], a[A_DFC1], st + ST_DBN1,
-                           st + ST_DBN1 + 100, t[D_BN1_W], B, 100, 1);
-        linear_backward(da[A_FEATREV], g[D_FC1_W], g[D_FC1_B], da[A_DFC1], a[A_FEAT], t[D_FC1_W], B, 800, 100);
-        grl_backward(da[A_FEAT], da[A_FEATREV], nB * 800, lambda);
-    }
-    if (heads & HEAD_CLASS) {
-        linear_backward(da[A_CR2], g[C_FC3_W], g[C_FC3_B], p->dlogit_class, a[A_CR2], t[C_FC3_W], B, 100, 10);
-        relu_backward(da[A_CBN2], da[A_CR2], a[A_CR2], nB * 100);
-        batchnorm_backward(da[A_CFC2], g[C_BN2_W], g[C_BN2_B], da[A_CBN2], a[A_CFC2], st + ST_CBN2,
-                           st + ST_CBN2 + 100, t[C_BN2_W], B, 100, 1);
-        linear_backward(da[A_CD1], g[C_FC2_W], g[C_FC2_B], da[A_CFC2], a[A_CD1], t[C_FC2_W], B, 100, 100);
-        dropout_backward(da[A_CR1], da[A_CD1], p->mask[1], nB * 100, 1);
-        relu_backward(da[A_CBN1], da[A_CR1], a[A_CR1], nB * 100);
-        batchnorm_backward(da[A_CFC1], g[C_BN1_W], g[C_BN1_B], da[A_CBN1], a[A_CFC1], st + ST_CBN1,
-                           st + ST_CBN1 + 100, t[C_BN1_W], B, 100, 1);
-        linear_backward(da[A_FEAT], g[C_FC1_W], g[C_FC1_B], da[A_CFC1], a[A_FEAT], t[C_FC1_W], B, 800, 100);
-    }
-    bn_mask_maxpool2_backward(da[A_C2], g[F_BN2_W], g[F_BN2_B], da[A_FEAT], a[A_FEAT], v.idx2,
-                              a[A_XS2], a[A_C2], st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_W],
-                              p->mask[0], B, 50, 8, 8);
-    conv2d_backward(da[A_R1], g[F_CONV2_W], g[F_CONV2_B], da[A_C2], a[A_R1], t[F_CONV2_W], &d2, m->scratch);
-    bn_mask_maxpool2_backward(da[A_C1], g[F_BN1_W], g[F_BN1_B], da[A_R1], a[A_R1], v.idx1,
-                              a[A_XS1], a[A_C1], st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_W], NULL,
-                              B, 64, 24, 24);
-    if (p->grey) {
-        // d loss / d w[oc,c,k] is the same for the 3 channels: the one-channel kernel's gradient
-        conv_dims dg = conv1_grey_dims(B, model_slots(m));
-        memset(st + ST_DW1, 0, (64 * 25 + 64) * sizeof(float));
-        conv2d_backward(NULL, st + ST_DW1, st + ST_DB1, da[A_C1], a[A_GREY], st + ST_W1, &dg, m->scratch);
-        for (int oc = 0; oc < 64; oc++) {
-            for (int c = 0; c < 3; c++)
-                for (int k = 0; k < 25; k++) g[F_CONV1_W][(oc * 3 + c) * 25 + k] += st[ST_DW1 + oc * 25 + k];
-            g[F_CONV1_B][oc] += st[ST_DB1 + oc];
+    PROF(PROF_HEADS_BWD, {
+        if (heads & HEAD_DOMAIN) {
+            linear_backward(da[A_DR1], g[D_FC2_W], g[D_FC2_B], p->dlogit_domain, a[A_DR1], t[D_FC2_W], B, 100, 2);
+            relu_backward(da[A_DBN1], da[A_DR1], a[A_DR1], nB * 100);
+            batchnorm_backward(da[A_DFC1], g[D_BN1_W], g[D_BN1_B], da[A_DBN1], a[A_DFC1], st + ST_DBN1,
+                               st + ST_DBN1 + 100, t[D_BN1_W], B, 100, 1);
+            linear_backward(da[A_FEATREV], g[D_FC1_W], g[D_FC1_B], da[A_DFC1], a[A_FEAT], t[D_FC1_W], B, 800, 100);
+            grl_backward(da[A_FEAT], da[A_FEATREV], nB * 800, lambda);
         }
-    } else {
-        conv2d_backward(NULL, g[F_CONV1_W], g[F_CONV1_B], da[A_C1], x, t[F_CONV1_W], &d1, m->scratch);
-    }
+        if (heads & HEAD_CLASS) {
+            linear_backward(da[A_CR2], g[C_FC3_W], g[C_FC3_B], p->dlogit_class, a[A_CR2], t[C_FC3_W], B, 100, 10);
+            relu_backward(da[A_CBN2], da[A_CR2], a[A_CR2], nB * 100);
+            batchnorm_backward(da[A_CFC2], g[C_BN2_W], g[C_BN2_B], da[A_CBN2], a[A_CFC2], st + ST_CBN2,
+                               st + ST_CBN2 + 100, t[C_BN2_W], B, 100, 1);
+            linear_backward(da[A_CD1], g[C_FC2_W], g[C_FC2_B], da[A_CFC2], a[A_CD1], t[C_FC2_W], B, 100, 100);
+            dropout_backward(da[A_CR1], da[A_CD1], p->mask[1], nB * 100, 1);
+            relu_backward(da[A_CBN1], da[A_CR1], a[A_CR1], nB * 100);
+            batchnorm_backward(da[A_CFC1], g[C_BN1_W], g[C_BN1_B], da[A_CBN1], a[A_CFC1], st + ST_CBN1,
+                               st + ST_CBN1 + 100, t[C_BN1_W], B, 100, 1);
+            linear_backward(da[A_FEAT], g[C_FC1_W], g[C_FC1_B], da[A_CFC1], a[A_FEAT], t[C_FC1_W], B, 800, 100);
+        }
+    });
+    PROF(PROF_BN2_BWD, bn_mask_maxpool2_backward(da[A_C2], g[F_BN2_W], g[F_BN2_B], da[A_FEAT],
+                                                 a[A_FEAT], v.idx2, a[A_XS2], a[A_C2], st + ST_BN2,
+                                                 st + ST_BN2 + 50, t[F_BN2_W], p->mask[0], B, 50,
+                                                 8, 8));
+    PROF(PROF_CONV2_BWD, conv2d_backward(da[A_R1], g[F_CONV2_W], g[F_CONV2_B], da[A_C2], a[A_R1],
+                                         t[F_CONV2_W], &d2, m->scratch));
+    PROF(PROF_BN1_BWD, bn_mask_maxpool2_backward(da[A_C1], g[F_BN1_W], g[F_BN1_B], da[A_R1],
+                                                 a[A_R1], v.idx1, a[A_XS1], a[A_C1], st + ST_BN1,
+                                                 st + ST_BN1 + 64, t[F_BN1_W], NULL, B, 64, 24,
+                                                 24));
+    PROF(PROF_CONV1_BWD, {
+        if (p->grey) {
+            // d loss / d w[oc,c,k] is the same for the 3 channels: the one-channel kernel's gradient
+            conv_dims dg = conv1_grey_dims(B, model_slots(m));
+            memset(st + ST_DW1, 0, (64 * 25 + 64) * sizeof(float));
+            conv2d_backward(NULL, st + ST_DW1, st + ST_DB1, da[A_C1], a[A_GREY], st + ST_W1, &dg, m->scratch);
+            for (int oc = 0; oc < 64; oc++) {
+                for (int c = 0; c < 3; c++)
+                    for (int k = 0; k < 25; k++) g[F_CONV1_W][(oc * 3 + c) * 25 + k] += st[ST_DW1 + oc * 25 + k];
+                g[F_CONV1_B][oc] += st[ST_DB1 + oc];
+            }
+        } else {
+            conv2d_backward(NULL, g[F_CONV1_W], g[F_CONV1_B], da[A_C1], x, t[F_CONV1_W], &d1, m->scratch);
+        }
+    });
 }
 
 // Per image: conv1 2*64*576*75, conv2 2*50*64*1600, linears 2*IN*OUT each; a layer's weight

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/prof.h"
 #include "layers/layers.h"
 #include "model/model.h"
 #include "optim/optim.h"
@@ -145,12 +146,14 @@ dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys,
     }
 
     t->steps++;
-    if (cfg->optimizer == DANN_OPT_ADAM)
-        adam_step(m->params, m->grad, t->m1, t->m2, m->n_params, st.lr, cfg->beta1, cfg->beta2,
-                  cfg->eps, cfg->weight_decay, t->steps);
-    else
-        sgd_step(m->params, m->grad, t->m1, m->n_params, st.lr, cfg->momentum, cfg->weight_decay,
-                 t->steps);
+    PROF(PROF_OPTIM, {
+        if (cfg->optimizer == DANN_OPT_ADAM)
+            adam_step(m->params, m->grad, t->m1, t->m2, m->n_params, st.lr, cfg->beta1, cfg->beta2,
+                      cfg->eps, cfg->weight_decay, t->steps);
+        else
+            sgd_step(m->params, m->grad, t->m1, m->n_params, st.lr, cfg->momentum,
+                     cfg->weight_decay, t->steps);
+    });
     return DANN_OK;
 }
 
