@@ -58,5 +58,18 @@ static void fused_case(int B, int C, int H, int W, int use_mask) {
     free(drelu), free(xsel);
 }
 
-TEST(fused_bn_maxpool_relu_equals_separate_kernels) { fused_case(3, 5, 8, 6, 0); }
-TEST(fused_bn_dropout2d_maxpool_relu_equals_separate_kernels) { fused_case(4, 7, 8, 8, 1); }
+/* Every size through both the AVX-512 plane kernel (when the CPU has it) and the portable one;
+ * py3's planes (24x24, 8x8), a width in neither's plain-load case (10), an odd width (window by
+ * window) and odd heights (the last input row unused). */
+static void fused_cases(int use_mask) {
+    static const int sizes[][4] = {{3, 5, 8, 6}, {4, 7, 8, 8}, {2, 3, 24, 24}, {3, 4, 7, 10}, {2, 3, 6, 9}, {2, 2, 5, 32}};
+    for (int impl = 0; impl < 2; impl++) {
+        conv2d_use(impl ? CONV2D_PORTABLE : CONV2D_AUTO);
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+            fused_case(sizes[i][0], sizes[i][1], sizes[i][2], sizes[i][3], use_mask);
+    }
+    conv2d_use(CONV2D_AUTO);
+}
+
+TEST(fused_bn_maxpool_relu_equals_separate_kernels) { fused_cases(0); }
+TEST(fused_bn_dropout2d_maxpool_relu_equals_separate_kernels) { fused_cases(1); }
