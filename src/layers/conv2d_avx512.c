@@ -310,6 +310,26 @@ static inline __attribute__((always_inline)) void nt_tile(const int MR, const in
                 for (int n = 0; n < NR; n++) acc[m][n] = _mm512_fmadd_ps(av[m], bv[n], acc[m][n]);
         }
     }
+    if (NR >= 4) {  // fold four accumulators at once: their four sums in one 128-bit vector
+#pragma GCC unroll 5
+        for (int m = 0; m < MR; m++) {
+            const __m512 x01 = _mm512_add_ps(_mm512_unpacklo_ps(acc[m][0], acc[m][1]),
+                                             _mm512_unpackhi_ps(acc[m][0], acc[m][1]));
+            const __m512 x23 = _mm512_add_ps(_mm512_unpacklo_ps(acc[m][2], acc[m][3]),
+                                             _mm512_unpackhi_ps(acc[m][2], acc[m][3]));
+            const __m512 x = _mm512_add_ps(
+                _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))),
+                _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))));
+            const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(x),
+                                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+            const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+            float *d = dw + (size_t)m * ldw;
+            _mm_storeu_ps(d, _mm_add_ps(_mm_loadu_ps(d), q));
+#pragma GCC unroll 1
+            for (int n = 4; n < NR; n++) d[n] += _mm512_reduce_add_ps(acc[m][n]);
+        }
+        return;
+    }
 #pragma GCC unroll 5
     for (int m = 0; m < MR; m++)
 #pragma GCC unroll 5
