@@ -42,7 +42,8 @@ static void fused_case(int B, int C, int H, int W, int use_mask) {
     for (size_t i = 0; i < n; i++) dx2[i] = 7.0f;  // overwritten, not added to
     batchnorm_stats(mean2, rstd2, rm2, rv2, x, B, C, H * W, 1, 0.1f, 1e-5f);
     bn_mask_maxpool2_forward(out2, am2, xsel, x, mean2, rstd2, gamma, beta, mk, B, C, H, W);
-    bn_mask_maxpool2_backward(dx2, dg2, db2, dout, out2, am2, xsel, x, mean2, rstd2, gamma, mk, B, C, H, W);
+    float coef[128];
+    bn_mask_maxpool2_backward(dx2, dg2, db2, dout, out2, am2, xsel, x, mean2, rstd2, gamma, mk, coef, B, C, H, W);
     int xsel_ok = 1;
     for (size_t k = 0; k < no; k++) xsel_ok &= xsel[k] == x[(k / ((H / 2) * (W / 2))) * H * W + (size_t)am2[k]];
     CHECK(xsel_ok, "xsel is not the input at the winners (mask %d)", use_mask);
@@ -73,3 +74,58 @@ static void fused_cases(int use_mask) {
 
 TEST(fused_bn_maxpool_relu_equals_separate_kernels) { fused_cases(0); }
 TEST(fused_bn_dropout2d_maxpool_relu_equals_separate_kernels) { fused_cases(1); }
+
+/* conv2d_backward_weights_from with bn_pool_backward_image as the producer (py3's conv1 -> bn1
+ * backward, where the input gradient is never stored whole) must give the weight and bias
+ * gradients of storing that gradient and calling conv2d_backward, bit for bit: through both
+ * convolution implementations, for 1 and 3 threads, with channel counts that fill the weight
+ * gradient's tiles (8) and that do not (7). */
+static void produced_case(int OC, int slots) {
+    dann_rng r;
+    rng_seed(&r, (uint64_t)(OC * 10 + slots));
+    conv_dims d = {5, 3, 28, 28, OC, 5, slots};
+    const int H = 24, W = 24;
+    const size_t n_in = (size_t)d.B * 3 * 28 * 28, n = (size_t)d.B * OC * H * W, no = n / 4;
+    float *inp = rnd(n_in, &r, -1, 1), *x = rnd(n, &r, -2, 3), *dout = rnd(no, &r, -1, 1);
+    float *gamma = rnd((size_t)OC, &r, 0.5f, 1.5f), *beta = rnd((size_t)OC, &r, -1, 1);
+    float mean[8], rstd[8], rm[8] = {0}, rv[8] = {1, 1, 1, 1, 1, 1, 1, 1}, coef[16], coef2[16];
+    float *out = calloc(no, sizeof(float)), *xsel = calloc(no, sizeof(float));
+    int32_t *am = calloc(no, sizeof(int32_t));
+    batchnorm_stats(mean, rstd, rm, rv, x, d.B, OC, H * W, 1, 0.1f, 1e-5f);
+    bn_mask_maxpool2_forward(out, am, xsel, x, mean, rstd, gamma, beta, NULL, d.B, OC, H, W);
+    const size_t nw = (size_t)OC * 75;
+    float *scratch = calloc(conv2d_scratch_floats(&d), sizeof(float)), *dinp = calloc(n, sizeof(float));
+    float *buf = calloc(n, sizeof(float));
+    for (int impl = 0; impl < 2; impl++) {
+        conv2d_use(impl ? CONV2D_PORTABLE : CONV2D_AUTO);
+        float *dw = calloc(nw, sizeof(float)), *db = calloc((size_t)OC, sizeof(float));
+        float *dw2 = calloc(nw, sizeof(float)), *db2 = calloc((size_t)OC, sizeof(float));
+        float dg[8] = {0}, dbt[8] = {0}, dg2[8] = {0}, dbt2[8] = {0};
+        bn_mask_maxpool2_backward(dinp, dg, dbt, dout, out, am, xsel, x, mean, rstd, gamma, NULL, coef,
+                                  d.B, OC, H, W);
+        conv2d_backward(NULL, dw, db, dinp, inp, NULL, &d, scratch);
+        const bn_pool_grad p = {dout, out, am, xsel, x, mean, rstd, gamma, NULL, coef2, d.B, OC, H, W};
+        bn_pool_backward_sums(&p, dg2, dbt2);
+        conv2d_backward_weights_from(dw2, db2, bn_pool_backward_image, &p, inp, &d, scratch, buf);
+        CHECK(!memcmp(dg, dg2, (size_t)OC * sizeof(float)) && !memcmp(dbt, dbt2, (size_t)OC * sizeof(float)),
+              "bn sums differ (OC %d)", OC);
+        CHECK(!memcmp(dw, dw2, nw * sizeof(float)), "produced dw differs (OC %d, %d slots, %s)", OC,
+              slots, impl ? "portable" : "auto");
+        CHECK(!memcmp(db, db2, (size_t)OC * sizeof(float)), "produced db differs (OC %d, %d slots, %s)",
+              OC, slots, impl ? "portable" : "auto");
+        float s = 0.0f;
+        for (size_t i = 0; i < nw; i++) s += dw[i] * dw[i];
+        CHECK(s > 0.0f, "the weight gradient is zero: nothing was compared");
+        free(dw), free(db), free(dw2), free(db2);
+    }
+    conv2d_use(CONV2D_AUTO);
+    free(inp), free(x), free(dout), free(gamma), free(beta), free(out), free(xsel), free(am);
+    free(scratch), free(dinp), free(buf);
+}
+
+TEST(conv_weights_from_produced_bn_gradient_equal_stored) {
+    produced_case(8, 1);
+    produced_case(8, 3);
+    produced_case(7, 1);
+    produced_case(7, 3);
+}

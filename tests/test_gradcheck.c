@@ -347,10 +347,10 @@ static void fused_case(int with_mask, uint64_t seed, const char *tag) {
         for (int u = 0; u < c.B * C; u++) c.mask[u] = u % 3 == 1 ? 0.0f : 2.0f;
     }
 
-    float *dinp = fvec(n), *dg = fvec(C), *dbeta = fvec(C);
+    float *dinp = fvec(n), *dg = fvec(C), *dbeta = fvec(C), *coef = fvec(2 * (size_t)C);
     fused_loss(&c);
     bn_mask_maxpool2_backward(dinp, dg, dbeta, c.r, c.out, c.argmax, c.xsel, c.inp, c.mean, c.rstd,
-                              c.gamma, c.mask, c.B, C, c.H, c.W);
+                              c.gamma, c.mask, coef, c.B, C, c.H, c.W);
 
     /* The fused kernel promises the float operations of the separate kernels: the forward
      * bit for bit, the backward up to summation order. */
@@ -387,7 +387,7 @@ static void fused_case(int with_mask, uint64_t seed, const char *tag) {
     fill(pi, n, &rng, -1, 1); fill(pg, C, &rng, -1, 1); fill(pb, C, &rng, -1, 1);
     float *ai = fdup(pi, n), *ag = fdup(pg, C), *ab = fdup(pb, C);
     bn_mask_maxpool2_backward(ai, ag, ab, c.r, c.out, c.argmax, c.xsel, c.inp, c.mean, c.rstd,
-                              c.gamma, c.mask, c.B, C, c.H, c.W);
+                              c.gamma, c.mask, coef, c.B, C, c.H, c.W);
     char what[64];
     snprintf(what, sizeof what, "%s dinp overwrites", tag);
     CHECK(memcmp(ai, dinp, n * sizeof *ai) == 0, "%s: not the same as into a fresh buffer", what);
@@ -405,7 +405,7 @@ static void fused_case(int with_mask, uint64_t seed, const char *tag) {
 
     free(c.inp); free(c.out); free(c.xsel); free(c.r); free(c.gamma); free(c.beta); free(c.mean); free(c.rstd);
     free(c.run_mean); free(c.run_var); free(c.argmax); free(c.mask); free(perm);
-    free(dinp); free(dg); free(dbeta); free(pi); free(pg); free(pb); free(ai); free(ag); free(ab);
+    free(dinp); free(dg); free(dbeta); free(coef); free(pi); free(pg); free(pb); free(ai); free(ag); free(ab);
 }
 
 TEST(gradcheck_bn_mask_maxpool2) {

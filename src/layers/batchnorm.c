@@ -287,24 +287,22 @@ static void winner_grads(float *restrict g, const float *restrict dout, const fl
     }
 }
 
-void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                               const float *out, const int32_t *argmax, const float *xsel,
-                               const float *inp, const float *mean, const float *rstd,
-                               const float *gamma, const float *mask, int B, int C, int H, int W) {
-    const int HW = H * W, OHW = (H / 2) * (W / 2);
+void bn_pool_backward_sums(const bn_pool_grad *p, float *dgamma, float *dbeta) {
+    const int C = p->C, HW = p->H * p->W, OHW = (p->H / 2) * (p->W / 2);
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        const double n = (double)B * HW;
-        const float mu = mean[c], rs = rstd[c];
-        float g[POOL_RUN], dy[POOL_RUN];
+        const double n = (double)p->B * HW;
+        const float mu = p->mean[c], rs = p->rstd[c];
+        float g[POOL_RUN];
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (int b = 0; b < B; b++) {
+        for (int b = 0; b < p->B; b++) {
             const int bc = b * C + c;
-            const float *xs = xsel + (size_t)bc * OHW;
+            const float *xs = p->xsel + (size_t)bc * OHW;
             float a1[LANES] = {0}, a2[LANES] = {0}, r1 = 0.0f, r2 = 0.0f;
             for (int k0 = 0; k0 < OHW; k0 += POOL_RUN) {
                 const int nk = OHW - k0 < POOL_RUN ? OHW - k0 : POOL_RUN;
-                winner_grads(g, dout + (size_t)bc * OHW + k0, out + (size_t)bc * OHW + k0, mask, bc, nk);
+                winner_grads(g, p->dout + (size_t)bc * OHW + k0, p->out + (size_t)bc * OHW + k0,
+                             p->mask, bc, nk);
                 int k = 0;
                 for (; k + LANES <= nk; k += LANES)
                     for (int l = 0; l < LANES; l++) {
@@ -322,35 +320,55 @@ void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const f
         }
         dbeta[c] += (float)sum_dy;
         dgamma[c] += (float)sum_dy_xhat;
-        if (!dinp) continue;
-        const float kk = gamma[c] * rs;
-        const float mdy = (float)(sum_dy / n), mdyx = (float)(sum_dy_xhat / n);
-        for (int b = 0; b < B; b++) {
-            const int bc = b * C + c;
-            const float *restrict x = inp + (size_t)bc * HW;
-            const int32_t *am = argmax + (size_t)bc * OHW;
-            float *restrict dx = dinp + (size_t)bc * HW;
-            // batchnorm_backward's formula with dy = 0 off the winners and dy at them: the
-            // winners' gradients spread over a zeroed run of the plane, then one contiguous pass
-            if (HW <= POOL_RUN && OHW <= POOL_RUN) {
-                winner_grads(g, dout + (size_t)bc * OHW, out + (size_t)bc * OHW, mask, bc, OHW);
-                memset(dy, 0, (size_t)HW * sizeof(float));
-                #pragma omp simd
-                for (int k = 0; k < OHW; k++) dy[am[k]] = g[k];  // distinct winners: no conflict
-                #pragma omp simd
-                for (int s = 0; s < HW; s++) dx[s] = kk * (dy[s] - mdy - (x[s] - mu) * rs * mdyx);
-                continue;
-            }
+        p->coef[2 * c] = (float)(sum_dy / n);
+        p->coef[2 * c + 1] = (float)(sum_dy_xhat / n);
+    }
+}
+
+void bn_pool_backward_image(float *dst, int b, int c0, int c1, const void *ctx) {
+    const bn_pool_grad *p = ctx;
+    const int C = p->C, HW = p->H * p->W, OHW = (p->H / 2) * (p->W / 2);
+    float g[POOL_RUN], dy[POOL_RUN];
+    for (int c = c0; c < c1; c++) {
+        const int bc = b * C + c;
+        const float mu = p->mean[c], rs = p->rstd[c], kk = p->gamma[c] * rs;
+        const float mdy = p->coef[2 * c], mdyx = p->coef[2 * c + 1];
+        const float *restrict x = p->inp + (size_t)bc * HW;
+        const int32_t *am = p->argmax + (size_t)bc * OHW;
+        const float *dout = p->dout + (size_t)bc * OHW, *out = p->out + (size_t)bc * OHW;
+        float *restrict dx = dst + (size_t)c * HW;
+        // batchnorm_backward's formula with dy = 0 off the winners and dy at them: the
+        // winners' gradients spread over a zeroed copy of the plane, then one contiguous pass
+        if (HW <= POOL_RUN) {
+            winner_grads(g, dout, out, p->mask, bc, OHW);
+            memset(dy, 0, (size_t)HW * sizeof(float));
             #pragma omp simd
-            for (int s = 0; s < HW; s++) dx[s] = kk * (0.0f - mdy - (x[s] - mu) * rs * mdyx);
-            for (int k0 = 0; k0 < OHW; k0 += POOL_RUN) {
-                const int nk = OHW - k0 < POOL_RUN ? OHW - k0 : POOL_RUN;
-                winner_grads(g, dout + (size_t)bc * OHW + k0, out + (size_t)bc * OHW + k0, mask, bc, nk);
-                for (int k = 0; k < nk; k++) {
-                    const int32_t s = am[k0 + k];
-                    dx[s] = kk * (g[k] - mdy - (x[s] - mu) * rs * mdyx);
-                }
+            for (int k = 0; k < OHW; k++) dy[am[k]] = g[k];  // distinct winners: no conflict
+            #pragma omp simd
+            for (int s = 0; s < HW; s++) dx[s] = kk * (dy[s] - mdy - (x[s] - mu) * rs * mdyx);
+            continue;
+        }
+        #pragma omp simd
+        for (int s = 0; s < HW; s++) dx[s] = kk * (0.0f - mdy - (x[s] - mu) * rs * mdyx);
+        for (int k0 = 0; k0 < OHW; k0 += POOL_RUN) {
+            const int nk = OHW - k0 < POOL_RUN ? OHW - k0 : POOL_RUN;
+            winner_grads(g, dout + k0, out + k0, p->mask, bc, nk);
+            for (int k = 0; k < nk; k++) {
+                const int32_t s = am[k0 + k];
+                dx[s] = kk * (g[k] - mdy - (x[s] - mu) * rs * mdyx);
             }
         }
     }
+}
+
+void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                               const float *out, const int32_t *argmax, const float *xsel,
+                               const float *inp, const float *mean, const float *rstd,
+                               const float *gamma, const float *mask, float *coef, int B, int C,
+                               int H, int W) {
+    const bn_pool_grad p = {dout, out, argmax, xsel, inp, mean, rstd, gamma, mask, coef, B, C, H, W};
+    bn_pool_backward_sums(&p, dgamma, dbeta);
+    if (!dinp) return;
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) bn_pool_backward_image(dinp + (size_t)b * C * H * W, b, 0, C, &p);
 }

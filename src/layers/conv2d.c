@@ -193,3 +193,16 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
     else
         portable_backward(dinp, dw, db, dout, inp, w, d, scratch);
 }
+
+void conv2d_backward_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,
+                                  const float *inp, const conv_dims *d, float *scratch,
+                                  float *dout_buf) {
+    if (conv2d_use(-1) == CONV2D_AVX512) {
+        conv2d_avx512_weights_from(dw, db, produce, ctx, inp, d, scratch);
+        return;
+    }
+    const size_t per_image = (size_t)d->OC * (d->H - d->K + 1) * (d->W - d->K + 1);
+    #pragma omp parallel for schedule(static) num_threads(d->slots > 0 ? d->slots : 1)
+    for (int b = 0; b < d->B; b++) produce(dout_buf + per_image * b, b, 0, d->OC, ctx);
+    portable_backward(NULL, dw, db, dout_buf, inp, NULL, d, scratch);
+}

@@ -26,7 +26,7 @@
 #define NT_POS 1024  // positions per NT block (the dout block stays in L2, the col rows in L1)
 #define SLOT_HMAX 32  // the slotted input gradient's plane height limit
 
-typedef struct { int OH, OW, OHW, OHWp, CKK, slots, nb, slotted; size_t col, ntbuf, tile; } geom;
+typedef struct { int OH, OW, OHW, OHWp, CKK, slots, nb, slotted; size_t col, ntbuf, tile, blk; } geom;
 
 static geom geometry(const conv_dims *d) {
     geom g;
@@ -45,13 +45,17 @@ static geom geometry(const conv_dims *d) {
     // ... or, for 8-wide output rows and planes at most 16 wide, the rows in 16-float slots
     g.slotted = g.OW == 8 && g.OHW % 16 == 0 && d->W <= 16 && d->H <= SLOT_HMAX;
     if (g.slotted) g.tile = (size_t)d->K * d->K * g.OH * 16 + 16;
+    // weights from a produced gradient: one block's output gradient, and 16 bias-sum lanes per channel
+    g.blk = (size_t)g.nb * d->OC * g.OHW + (size_t)d->OC * 16;
     return g;
 }
 
-static size_t slot_floats(const geom *g) {
+// A slot: [ column matrix | NT column rows, input-gradient rows ] then the produced block.
+static size_t blk_offset(const geom *g) {
     size_t bwd = g->ntbuf + g->tile;
     return (g->col > bwd ? g->col : bwd) + 16;
 }
+static size_t slot_floats(const geom *g) { return blk_offset(g) + g->blk; }
 
 size_t conv2d_avx512_scratch_floats(const conv_dims *d) {
     geom g = geometry(d);
@@ -387,36 +391,70 @@ static void input_grad(float *dinp, const float *dout, const float *w, const con
     }
 }
 
-/* dw += sum_b dout_b @ col_b^T. The (channel tile x column-row tile) grid is split between the
- * threads in contiguous runs; each thread walks the image blocks in order, building the column
- * rows of its current row tile for the block, so each dw element is summed in one fixed order. */
-static void weight_grad(float *dw, const float *dout, const float *inp, const conv_dims *d,
-                        const geom *g, float *scratch, size_t sf) {
+/* dw += sum_b dout_b @ col_b^T. Each thread walks the image blocks in order over its own
+ * tiles of the (channel tile x column-row tile) grid, building the column rows of its current
+ * row tile for the block, so each dw element is summed in one fixed order for any thread count.
+ * From a stored gradient the grid is split in contiguous runs (each row tile's column rows are
+ * built by one thread); from a produced one (produce != NULL) by channel tiles, so a thread
+ * produces only its own channels' gradient for each block, into its slot, and also sums their
+ * bias gradient in bias_grad's order. */
+static void weight_grad(float *dw, float *db, const float *dout, conv_dout_fn produce,
+                        const void *ctx, const float *inp, const conv_dims *d, const geom *g,
+                        float *scratch, size_t sf) {
     // tile shape: MRMAX output channels x 4 rows, or 4 x MRMAX where OC is not a multiple of it
     const int MR = d->OC % MRMAX == 0 ? MRMAX : 4, NR = MR == MRMAX ? 4 : MRMAX;
     const int n_ot = (d->OC + MR - 1) / MR, n_rt = (g->CKK + NR - 1) / NR, T = n_ot * n_rt;
-    const size_t bn = (size_t)g->nb * g->OHWp;
+    const size_t bn = (size_t)g->nb * g->OHWp, img = (size_t)d->OC * g->OHW;
     #pragma omp parallel num_threads(g->slots)
     {
         const int tid = thread_id(), nth = thread_count();
-        const int t0 = (int)((long)T * tid / nth), t1 = (int)((long)T * (tid + 1) / nth);
-        float *buf = scratch + sf * tid;
+        int t0 = (int)((long)T * tid / nth), t1 = (int)((long)T * (tid + 1) / nth);
+        float *buf = scratch + sf * tid, *blk = buf + blk_offset(g);
+        float *dbl = blk + (size_t)g->nb * img;  // bias-sum lanes, 16 per channel
+        int c0 = 0, c1 = 0;
+        if (produce) {
+            const int o0 = n_ot * tid / nth, o1 = n_ot * (tid + 1) / nth;
+            t0 = o0, t1 = o1;  // channel tiles [o0, o1) of every row tile
+            c0 = o0 * MR, c1 = o1 * MR < d->OC ? o1 * MR : d->OC;
+            memset(dbl, 0, (size_t)d->OC * 16 * sizeof(float));
+        }
         for (int b0 = 0; b0 < d->B; b0 += g->nb) {
             const int nimg = d->B - b0 < g->nb ? d->B - b0 : g->nb;
-            int built = -1;
-            for (int t = t0; t < t1; t++) {
-                const int rt = t / n_ot, ot = t % n_ot;
-                const int r0 = rt * NR, nr = g->CKK - r0 < NR ? g->CKK - r0 : NR;
-                const int m0 = ot * MR, mr = d->OC - m0 < MR ? d->OC - m0 : MR;
-                if (rt != built) {
-                    im2col_rows(buf, bn, (size_t)g->OHWp, inp, b0, nimg, r0, nr, d, g);
-                    built = rt;
+            const float *A = dout + (size_t)b0 * img;
+            if (produce) {
+                for (int i = 0; i < nimg; i++) {
+                    float *dst = blk + (size_t)i * img;
+                    produce(dst, b0 + i, c0, c1, ctx);
+                    for (int oc = c0; oc < c1; oc++) {  // bias_grad's lanes, images in order
+                        __m512 acc = _mm512_loadu_ps(dbl + oc * 16);
+                        const float *x = dst + (size_t)oc * g->OHW;
+                        int p = 0;
+                        for (; p + 16 <= g->OHW; p += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + p));
+                        if (p < g->OHW)
+                            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lanes(g->OHW & 15), x + p));
+                        _mm512_storeu_ps(dbl + oc * 16, acc);
+                    }
                 }
-                nt(mr, nr, nimg, g->OHW, g->OHWp, dout + ((size_t)b0 * d->OC + m0) * g->OHW,
-                   (size_t)g->OHW, (size_t)d->OC * g->OHW, buf, bn, dw + (size_t)m0 * g->CKK + r0,
-                   (size_t)g->CKK);
+                A = blk;
+            }
+            const int runs = produce ? n_rt : 1;
+            for (int run = 0; run < runs; run++) {
+                int built = -1;
+                for (int t = t0; t < t1; t++) {
+                    const int rt = produce ? run : t / n_ot, ot = produce ? t : t % n_ot;
+                    const int r0 = rt * NR, nr = g->CKK - r0 < NR ? g->CKK - r0 : NR;
+                    const int m0 = ot * MR, mr = d->OC - m0 < MR ? d->OC - m0 : MR;
+                    if (rt != built) {
+                        im2col_rows(buf, bn, (size_t)g->OHWp, inp, b0, nimg, r0, nr, d, g);
+                        built = rt;
+                    }
+                    nt(mr, nr, nimg, g->OHW, g->OHWp, A + (size_t)m0 * g->OHW, (size_t)g->OHW, img,
+                       buf, bn, dw + (size_t)m0 * g->CKK + r0, (size_t)g->CKK);
+                }
             }
         }
+        if (produce)
+            for (int oc = c0; oc < c1; oc++) db[oc] += _mm512_reduce_add_ps(_mm512_loadu_ps(dbl + oc * 16));
     }
 }
 
@@ -442,8 +480,14 @@ void conv2d_avx512_backward(float *dinp, float *dw, float *db, const float *dout
     const size_t sf = slot_floats(&g);
     // the column rows' padding lanes stay zero: the NT kernel masks them anyway
     bias_grad(db, dout, d, &g);
-    weight_grad(dw, dout, inp, d, &g, scratch, sf);
+    weight_grad(dw, NULL, dout, NULL, NULL, inp, d, &g, scratch, sf);
     if (dinp) input_grad(dinp, dout, w, d, &g, scratch, sf);
+}
+
+void conv2d_avx512_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,
+                                const float *inp, const conv_dims *d, float *scratch) {
+    const geom g = geometry(d);
+    weight_grad(dw, db, NULL, produce, ctx, inp, d, &g, scratch, slot_floats(&g));
 }
 
 #else  // no AVX-512 in this build: never selected
@@ -457,6 +501,10 @@ void conv2d_avx512_forward(float *out, const float *inp, const float *w, const f
 void conv2d_avx512_backward(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, const conv_dims *d, float *scratch) {
     (void)dinp, (void)dw, (void)db, (void)dout, (void)inp, (void)w, (void)d, (void)scratch;
+}
+void conv2d_avx512_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,
+                                const float *inp, const conv_dims *d, float *scratch) {
+    (void)dw, (void)db, (void)produce, (void)ctx, (void)inp, (void)d, (void)scratch;
 }
 
 #endif

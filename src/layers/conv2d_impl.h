@@ -14,5 +14,7 @@ void conv2d_avx512_forward(float *out, const float *inp, const float *w, const f
                            const conv_dims *d, float *scratch);
 void conv2d_avx512_backward(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, const conv_dims *d, float *scratch);
+void conv2d_avx512_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,
+                                const float *inp, const conv_dims *d, float *scratch);
 
 #endif

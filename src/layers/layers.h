@@ -27,6 +27,17 @@ void conv2d_forward(float *out, const float *inp, const float *w, const float *b
                     const conv_dims *d, float *scratch);
 void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, const conv_dims *d, float *scratch);
+/* conv2d_backward(NULL, dw, db, dout, ...) for an output gradient made image by image:
+ * produce(dst, b, c0, c1, ctx) writes channels [c0, c1) of image b's gradient, (OH*OW) planes at
+ * dst + c*OH*OW, as a pure function of its arguments; it is called from inside the kernel's
+ * threads (it must not start threads of its own). The AVX-512 kernels give each thread the
+ * images' gradients of its own output channels in cache, so the whole gradient is never
+ * written; the portable path produces all of it into dout_buf (B*OC*OH*OW floats) first.
+ * dw and db are bit-identical to producing dout_buf and calling conv2d_backward. */
+typedef void (*conv_dout_fn)(float *dst, int b, int c0, int c1, const void *ctx);
+void conv2d_backward_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,
+                                  const float *inp, const conv_dims *d, float *scratch,
+                                  float *dout_buf);
 
 /* ---- batchnorm over (B,S) per channel: 2-D BN uses S = H*W, 1-D BN uses S = 1. ----
  * inp, out (B,C,S)  gamma, beta (C)  run_mean, run_var (C)  mean, rstd (C) saved for backward.
@@ -60,7 +71,22 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const fl
 void bn_mask_maxpool2_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                                const float *out, const int32_t *argmax, const float *xsel,
                                const float *inp, const float *mean, const float *rstd,
-                               const float *gamma, const float *mask, int B, int C, int H, int W);
+                               const float *gamma, const float *mask, float *coef, int B, int C,
+                               int H, int W);
+/* The backward in two halves, so that a convolution's weight gradient can take the input
+ * gradient image by image without it ever being stored whole (conv2d_backward_weights_from):
+ * bn_pool_backward_sums accumulates dgamma and dbeta and leaves in p->coef (2*C floats) what
+ * bn_pool_backward_image needs to write channels [c0, c1) of image b's input gradient, planes
+ * of H*W at dst + c*H*W. bn_mask_maxpool2_backward is the two in turn (coef: 2*C floats). */
+typedef struct {
+    const float *dout, *out;
+    const int32_t *argmax;
+    const float *xsel, *inp, *mean, *rstd, *gamma, *mask;
+    float *coef;
+    int B, C, H, W;
+} bn_pool_grad;
+void bn_pool_backward_sums(const bn_pool_grad *p, float *dgamma, float *dbeta);
+void bn_pool_backward_image(float *dst, int b, int c0, int c1, const void *p);
 
 /* ---- maxpool 2x2, stride 2 (floor), as torch.nn.MaxPool2d(2). ----
  * inp (B,C,H,W)  out (B,C,H/2,W/2)  argmax (B,C,H/2,W/2): index into the (H,W) plane of the

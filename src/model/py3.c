@@ -86,7 +86,9 @@ enum { ST_BN1 = 0, ST_BN2 = 2 * 64, ST_CBN1 = ST_BN2 + 2 * 50, ST_CBN2 = ST_CBN1
        // conv1 on grey input: channel-summed weights, and the weight/bias gradients of that
        // one-channel convolution before they are spread back over the 3 input channels
        ST_W1 = ST_DBN1 + 200, ST_DW1 = ST_W1 + 64 * 25, ST_DB1 = ST_DW1 + 64 * 25,
-       ST_END = ST_DB1 + 64 };
+       // the fused backwards' per-channel coefficients (bn_pool_grad.coef) of bn1 and bn2
+       ST_COEF1 = ST_DB1 + 64, ST_COEF2 = ST_COEF1 + 2 * 64,
+       ST_END = ST_COEF2 + 2 * 50 };
 
 static size_t offset(const size_t *per_image, int a, int B) {
     size_t off = 0;
@@ -257,27 +259,29 @@ static void py3_backward(dann_model *m, pass_t *p, const float *x, int heads, fl
     });
     PROF(PROF_BN2_BWD, bn_mask_maxpool2_backward(da[A_C2], g[F_BN2_W], g[F_BN2_B], da[A_FEAT],
                                                  a[A_FEAT], v.idx2, a[A_XS2], a[A_C2], st + ST_BN2,
-                                                 st + ST_BN2 + 50, t[F_BN2_W], p->mask[0], B, 50,
-                                                 8, 8));
+                                                 st + ST_BN2 + 50, t[F_BN2_W], p->mask[0],
+                                                 st + ST_COEF2, B, 50, 8, 8));
     PROF(PROF_CONV2_BWD, conv2d_backward(da[A_R1], g[F_CONV2_W], g[F_CONV2_B], da[A_C2], a[A_R1],
                                          t[F_CONV2_W], &d2, m->scratch));
-    PROF(PROF_BN1_BWD, bn_mask_maxpool2_backward(da[A_C1], g[F_BN1_W], g[F_BN1_B], da[A_R1],
-                                                 a[A_R1], v.idx1, a[A_XS1], a[A_C1], st + ST_BN1,
-                                                 st + ST_BN1 + 64, t[F_BN1_W], NULL, B, 64, 24,
-                                                 24));
+    // bn1's input gradient goes straight into conv1's weight gradient, image by image
+    const bn_pool_grad bg = {da[A_R1], a[A_R1], v.idx1, a[A_XS1], a[A_C1], st + ST_BN1,
+                             st + ST_BN1 + 64, t[F_BN1_W], NULL, st + ST_COEF1, B, 64, 24, 24};
+    PROF(PROF_BN1_BWD, bn_pool_backward_sums(&bg, g[F_BN1_W], g[F_BN1_B]));
     PROF(PROF_CONV1_BWD, {
         if (p->grey) {
             // d loss / d w[oc,c,k] is the same for the 3 channels: the one-channel kernel's gradient
             conv_dims dg = conv1_grey_dims(B, model_slots(m));
             memset(st + ST_DW1, 0, (64 * 25 + 64) * sizeof(float));
-            conv2d_backward(NULL, st + ST_DW1, st + ST_DB1, da[A_C1], a[A_GREY], st + ST_W1, &dg, m->scratch);
+            conv2d_backward_weights_from(st + ST_DW1, st + ST_DB1, bn_pool_backward_image, &bg,
+                                         a[A_GREY], &dg, m->scratch, da[A_C1]);
             for (int oc = 0; oc < 64; oc++) {
                 for (int c = 0; c < 3; c++)
                     for (int k = 0; k < 25; k++) g[F_CONV1_W][(oc * 3 + c) * 25 + k] += st[ST_DW1 + oc * 25 + k];
                 g[F_CONV1_B][oc] += st[ST_DB1 + oc];
             }
         } else {
-            conv2d_backward(NULL, g[F_CONV1_W], g[F_CONV1_B], da[A_C1], x, t[F_CONV1_W], &d1, m->scratch);
+            conv2d_backward_weights_from(g[F_CONV1_W], g[F_CONV1_B], bn_pool_backward_image, &bg, x,
+                                         &d1, m->scratch, da[A_C1]);
         }
     });
 }
