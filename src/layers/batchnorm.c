@@ -342,8 +342,7 @@ void bn_pool_backward_image(float *dst, int b, int c0, int c1, const void *ctx) 
         if (HW <= POOL_RUN) {
             winner_grads(g, dout, out, p->mask, bc, OHW);
             memset(dy, 0, (size_t)HW * sizeof(float));
-            #pragma omp simd
-            for (int k = 0; k < OHW; k++) dy[am[k]] = g[k];  // distinct winners: no conflict
+            for (int k = 0; k < OHW; k++) dy[am[k]] = g[k];  // plain stores: scatters are slow
             #pragma omp simd
             for (int s = 0; s < HW; s++) dx[s] = kk * (dy[s] - mdy - (x[s] - mu) * rs * mdyx);
             continue;
