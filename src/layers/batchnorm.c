@@ -181,8 +181,9 @@ __attribute__((target("avx512f"))) static void bn_pool_plane_avx512(
     float *y, int32_t *am, float *xs, const float *x, float mu, float scale, float shift, float f,
     int OH, int W) {
     const int OW = W / 2, OHW = OH * OW;
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1)), one = _mm512_set1_epi32(1);
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2,
+                                          0);
+    const __m512i one = _mm512_set1_epi32(1), odd = _mm512_add_epi32(even, one);
     const __mmask16 lo = (__mmask16)(W >= 16 ? 0xFFFF : (1u << W) - 1);
     const __mmask16 hi = (__mmask16)(W <= 16 ? 0 : (1u << (W - 16)) - 1);
     const __m512 vmu = _mm512_set1_ps(mu), vsc = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
@@ -200,9 +201,13 @@ __attribute__((target("avx512f"))) static void bn_pool_plane_avx512(
                 v0 = _mm512_maskz_loadu_ps(lo, row);
                 v1 = _mm512_maskz_loadu_ps(hi, row + 16);
             }
-            const __m512 xa = _mm512_permutex2var_ps(v0, even, v1), xb = _mm512_permutex2var_ps(v0, odd, v1);
-            const __m512 a = _mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(xa, vmu), vsc), vsh), vf);
-            const __m512 b = _mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(xb, vmu), vsc), vsh), vf);
+            const __m512 xa = _mm512_permutex2var_ps(v0, even, v1);
+            const __m512 xb = _mm512_permutex2var_ps(v0, odd, v1);
+            // ((x - mu) * scale + shift) * f, operation by operation (no fused multiply-add)
+            const __m512 a = _mm512_mul_ps(
+                _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(xa, vmu), vsc), vsh), vf);
+            const __m512 b = _mm512_mul_ps(
+                _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(xb, vmu), vsc), vsh), vf);
             const __mmask16 t = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
             hv[r] = _mm512_mask_blend_ps(t, a, b);
             hx[r] = _mm512_mask_blend_ps(t, xa, xb);

@@ -185,15 +185,19 @@ static void py3_forward(dann_model *m, pass_t *p, const float *x, int B, int tra
             conv2d_forward(a[A_C1], x, t[F_CONV1_W], t[F_CONV1_B], &d1, m->scratch);
         }
     });
-    PROF(PROF_BN1_STATS, batchnorm_stats(st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_RM], t[F_BN1_RV], a[A_C1], B, 64, 24 * 24,
-                    training, BN_MOMENTUM, BN_EPS));
-    PROF(PROF_BN1_APPLY, bn_mask_maxpool2_forward(a[A_R1], v.idx1, a[A_XS1], a[A_C1], st + ST_BN1, st + ST_BN1 + 64,
-                             t[F_BN1_W], t[F_BN1_B], NULL, B, 64, 24, 24));
-    PROF(PROF_CONV2_FWD, conv2d_forward(a[A_C2], a[A_R1], t[F_CONV2_W], t[F_CONV2_B], &d2, m->scratch));
-    PROF(PROF_BN2_STATS, batchnorm_stats(st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_RM], t[F_BN2_RV], a[A_C2], B, 50, 8 * 8,
-                    training, BN_MOMENTUM, BN_EPS));
-    PROF(PROF_BN2_APPLY, bn_mask_maxpool2_forward(a[A_FEAT], v.idx2, a[A_XS2], a[A_C2], st + ST_BN2, st + ST_BN2 + 50,
-                             t[F_BN2_W], t[F_BN2_B], training ? p->mask[0] : NULL, B, 50, 8, 8));
+    PROF(PROF_BN1_STATS, batchnorm_stats(st + ST_BN1, st + ST_BN1 + 64, t[F_BN1_RM], t[F_BN1_RV],
+                                         a[A_C1], B, 64, 24 * 24, training, BN_MOMENTUM, BN_EPS));
+    PROF(PROF_BN1_APPLY, bn_mask_maxpool2_forward(a[A_R1], v.idx1, a[A_XS1], a[A_C1], st + ST_BN1,
+                                                  st + ST_BN1 + 64, t[F_BN1_W], t[F_BN1_B], NULL,
+                                                  B, 64, 24, 24));
+    PROF(PROF_CONV2_FWD, conv2d_forward(a[A_C2], a[A_R1], t[F_CONV2_W], t[F_CONV2_B], &d2,
+                                        m->scratch));
+    PROF(PROF_BN2_STATS, batchnorm_stats(st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_RM], t[F_BN2_RV],
+                                         a[A_C2], B, 50, 8 * 8, training, BN_MOMENTUM, BN_EPS));
+    PROF(PROF_BN2_APPLY, bn_mask_maxpool2_forward(a[A_FEAT], v.idx2, a[A_XS2], a[A_C2],
+                                                  st + ST_BN2, st + ST_BN2 + 50, t[F_BN2_W],
+                                                  t[F_BN2_B], training ? p->mask[0] : NULL, B, 50,
+                                                  8, 8));
     if (training) m->bn_count[F_BN1_N]++, m->bn_count[F_BN2_N]++;
     PROF(PROF_HEADS_FWD, {
         // class head
