@@ -3,7 +3,8 @@
  * per sum, where a float result can only be judged against the size of its terms) and at
  * awkward ones (tails of 16-lane vectors, rows wider than one vector, tiles that do not divide
  * the channel counts); and the AVX-512 promise that results do not depend on the thread count,
- * bit for bit. (Small cases are also checked against PyTorch in test_torch_layers.c.) */
+ * bit for bit. The Linear layers, which follow the same choice of implementation, are checked the
+ * same way. (Small cases are also checked against PyTorch in test_torch_layers.c.) */
 #include <stdlib.h>
 #include <string.h>
 #include "layers/layers.h"
@@ -145,4 +146,43 @@ TEST(conv_both_implementations_match_exact_sums) {
     // more images than one weight-gradient block of 1024 positions
     impl_case("many images", (conv_dims){.B = 70, .C = 2, .H = 6, .W = 6, .OC = 11, .K = 2}, 6);
     if (conv2d_use(-1) != CONV2D_AVX512) SKIP("skipped in part: no AVX-512 here; the portable path passed");
+}
+
+/* Linear layers take the same two paths (AVX-512 tiles, OpenBLAS), chosen with the convolutions.
+ * A Linear layer is a 1x1 convolution of a 1x1 image (IN channels in, OUT out), so the same
+ * exact reference judges it: forward, then backward twice (accumulating) as in run(). */
+static void linear_case(int B, int IN, int OUT, uint64_t seed) {
+    dann_rng g;
+    rng_seed(&g, seed);
+    const conv_dims d = {.B = B, .C = IN, .H = 1, .W = 1, .OC = OUT, .K = 1};
+    const size_t n_in = (size_t)B * IN, n_out = (size_t)B * OUT, n_w = (size_t)OUT * IN;
+    float *inp = rnd(n_in, &g), *w = rnd(n_w, &g), *b = rnd((size_t)OUT, &g), *dout = rnd(n_out, &g);
+    reference ref = exact(d, inp, w, b, dout);
+    const int has_simd = conv2d_use(CONV2D_AVX512) == CONV2D_AVX512;
+    for (int impl = 0; impl < 1 + has_simd; impl++) {
+        conv2d_use(impl ? CONV2D_AVX512 : CONV2D_PORTABLE);
+        conv_result r = {calloc(n_out, sizeof(float)), calloc(n_in, sizeof(float)),
+                         calloc(n_w, sizeof(float)), calloc((size_t)OUT, sizeof(float))};
+        for (size_t i = 0; i < n_w; i++) r.dw[i] = 0.25f;
+        linear_forward(r.out, inp, w, b, B, IN, OUT);
+        linear_backward(r.dinp, r.dw, r.db, dout, inp, w, B, IN, OUT);
+        linear_backward(r.dinp, r.dw, r.db, dout, inp, w, B, IN, OUT);
+        char label[96];
+        snprintf(label, sizeof label, "linear %d x %d -> %d (%s)", B, IN, OUT, impl ? "avx512" : "portable");
+        check_exact(label, "out", r.out, ref.out, ref.out_mag, n_out);
+        check_exact(label, "dinp", r.dinp, ref.dinp, ref.dinp_mag, n_in);
+        check_exact(label, "dw", r.dw, ref.dw, ref.dw_mag, n_w);
+        check_exact(label, "db", r.db, ref.db, ref.db_mag, (size_t)OUT);
+        release(r);
+    }
+    conv2d_use(CONV2D_AUTO);
+    free_reference(ref);
+    free(inp), free(w), free(b), free(dout);
+}
+
+TEST(linear_both_implementations_match_exact_sums) {
+    linear_case(128, 800, 100, 11);  // py3's c_fc1 / d_fc1
+    linear_case(128, 100, 10, 12);   // c_fc3: a tile of 4 outputs and a tail of 2
+    linear_case(37, 100, 2, 13);     // d_fc2; 37 rows: tiles of 5 and a tail
+    linear_case(3, 37, 13, 14);      // IN not a multiple of 16, OUT not of 4
 }

@@ -11,7 +11,9 @@
  * output channels x NR column rows keeps MR*NR lane-partial sums over a block of images (col rows
  * built for the block only, in L1) and folds the lanes once per block.
  * Threads split images (forward, input gradient) or weight tiles (weight gradient), never a sum,
- * so every result is the same for any number of threads. */
+ * so every result is the same for any number of threads. The Linear layers use the same tiles
+ * (avx512_linear_*, at the end). */
+#include <limits.h>
 #include <string.h>
 #include "layers/conv2d_impl.h"
 #ifdef _OPENMP
@@ -183,7 +185,8 @@ static void col2im_slots_add(float *plane, const float *rows, const conv_dims *d
  * (the last vector limited to the lanes in `last` unless FULL). MR, NV and FULL are constants
  * at every call. */
 static inline __attribute__((always_inline)) void nn_tile(const int MR, const int NV, const int FULL,
-                                                          const int SLOT, int K, const float *A,
+                                                          const int SLOT, const int ACC, int K,
+                                                          const float *A,
                                                           size_t ams, size_t aks, const float *Bm,
                                                           size_t ldb, __mmask16 last, float *C,
                                                           size_t ldc, const float *bias) {
@@ -212,7 +215,10 @@ static inline __attribute__((always_inline)) void nn_tile(const int MR, const in
         float *c = C + (size_t)m * ldc;
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
-            const __m512 x = bias ? _mm512_add_ps(acc[m][v], bm) : acc[m][v];
+            __m512 x = bias ? _mm512_add_ps(acc[m][v], bm) : acc[m][v];
+            if (ACC)  // C += the product
+                x = _mm512_add_ps(x, v == NV - 1 && !FULL ? _mm512_maskz_loadu_ps(last, c + 16 * v)
+                                                          : _mm512_loadu_ps(c + 16 * v));
             if (SLOT) {  // 8-wide rows to 16-float slots (see col2im_slots_add)
                 _mm256_storeu_ps(c + 32 * v, _mm512_castps512_ps256(x));
                 _mm256_storeu_ps(c + 32 * v + 16,
@@ -228,40 +234,54 @@ static inline __attribute__((always_inline)) void nn_tile(const int MR, const in
 #define NN_CASE(MR, NV)                                                                      \
     case (MR) * 8 + (NV):                                                                    \
         if (last == 0xFFFF)                                                                  \
-            nn_tile(MR, NV, 1, 0, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);              \
+            nn_tile(MR, NV, 1, 0, ACC, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);         \
         else                                                                                 \
-            nn_tile(MR, NV, 0, 0, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);              \
+            nn_tile(MR, NV, 0, 0, ACC, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);         \
         break;
 #define NN_ROW(MR) NN_CASE(MR, 1) NN_CASE(MR, 2) NN_CASE(MR, 3) NN_CASE(MR, 4)
 
 static void nn(int mr, int nv, int K, const float *A, size_t ams, size_t aks, const float *Bm,
                size_t ldb, __mmask16 last, float *C, size_t ldc, const float *bias) {
+    enum { ACC = 0 };
+    switch (mr * 8 + nv) {
+        NN_ROW(1) NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5)
+    }
+}
+// nn, adding the product to C
+static void nn_acc(int mr, int nv, int K, const float *A, size_t ams, size_t aks, const float *Bm,
+                   size_t ldb, __mmask16 last, float *C, size_t ldc, const float *bias) {
+    enum { ACC = 1 };
     switch (mr * 8 + nv) {
         NN_ROW(1) NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5)
     }
 }
 
-/* C (M, N) = A @ Bm (+ bias) by NN tiles: A(m,k) at A[m*ams + k*aks], Bm (K, N) with row stride
- * ldb, C with row stride ldc. Panels of 64 columns outermost, so a panel of Bm is reused from
- * cache by every row tile. */
-static void nn_matrix(int M, int N, int K, const float *A, size_t ams, size_t aks, const float *Bm,
-                      size_t ldb, float *C, size_t ldc, const float *bias) {
-    for (int p0 = 0; p0 < N; p0 += 16 * NVMAX) {
+/* C (M, N) = A @ Bm (+ bias) by NN tiles, or C += A @ Bm (acc): A(m,k) at A[m*ams + k*aks], Bm
+ * (K, N) with row stride ldb, C with row stride ldc. Panels of 64 columns outermost, so a panel of
+ * Bm is reused from cache by every row tile; panels [p_lo, p_hi) only (all: 0, INT_MAX). */
+static void nn_panels(int M, int N, int K, const float *A, size_t ams, size_t aks, const float *Bm,
+                      size_t ldb, float *C, size_t ldc, const float *bias, int acc, int p_lo, int p_hi) {
+    for (int pi = p_lo; pi < p_hi && pi * 16 * NVMAX < N; pi++) {
+        const int p0 = pi * 16 * NVMAX;
         const int w = N - p0 < 16 * NVMAX ? N - p0 : 16 * NVMAX, nv = (w + 15) / 16;
         const __mmask16 last = lanes(w - 16 * (nv - 1));
         for (int m0 = 0; m0 < M; m0 += MRMAX) {
             const int mr = M - m0 < MRMAX ? M - m0 : MRMAX;
-            nn(mr, nv, K, A + (size_t)m0 * ams, ams, aks, Bm + p0, ldb, last, C + (size_t)m0 * ldc + p0,
-               ldc, bias ? bias + m0 : NULL);
+            (acc ? nn_acc : nn)(mr, nv, K, A + (size_t)m0 * ams, ams, aks, Bm + p0, ldb, last,
+                                C + (size_t)m0 * ldc + p0, ldc, bias ? bias + m0 : NULL);
         }
     }
+}
+static void nn_matrix(int M, int N, int K, const float *A, size_t ams, size_t aks, const float *Bm,
+                      size_t ldb, float *C, size_t ldc, const float *bias) {
+    nn_panels(M, N, K, A, ams, aks, Bm, ldb, C, ldc, bias, 0, 0, INT_MAX);
 }
 
 /* nn_matrix for N a multiple of 16 whose rows are 8 wide (OW == 8), storing row m's 8-value
  * output rows in 16-float slots: output row i at C + m*ldc + i*16 (see col2im_slots_add). */
 #define NNS_CASE(MR, NV)                                                                     \
     case (MR) * 8 + (NV):                                                                    \
-        nn_tile(MR, NV, 1, 1, K, A, ams, aks, Bm, ldb, 0xFFFF, C, ldc, NULL);                \
+        nn_tile(MR, NV, 1, 1, 0, K, A, ams, aks, Bm, ldb, 0xFFFF, C, ldc, NULL);             \
         break;
 #define NNS_ROW(MR) NNS_CASE(MR, 1) NNS_CASE(MR, 2) NNS_CASE(MR, 3) NNS_CASE(MR, 4)
 static void nn_matrix_slots(int M, int N, int K, const float *A0, size_t ams, size_t aks,
@@ -490,6 +510,40 @@ void conv2d_avx512_weights_from(float *dw, float *db, conv_dout_fn produce, cons
     weight_grad(dw, db, NULL, produce, ctx, inp, d, &g, scratch, slot_floats(&g));
 }
 
+/* ---- Linear layers on the same tiles (linear.c picks them with the convolution kernels) ----
+ *   forward  out (B, OUT) = b + inp @ w^T   NT tiles: the IN products of a row pair in lanes
+ *   input    dinp (B, IN) += dout @ w       NN tiles
+ *   weights  dw (OUT, IN) += dout^T @ inp   NN tiles, dout read transposed in place
+ * Threads split output tiles or column panels, so results do not depend on their number. */
+void avx512_linear_forward(float *out, const float *inp, const float *w, const float *b, int B,
+                           int IN, int OUT) {
+    const int n_mt = (B + MRMAX - 1) / MRMAX, n_nt = (OUT + 3) / 4;
+    #pragma omp parallel for schedule(static)
+    for (int t = 0; t < n_mt * n_nt; t++) {
+        const int m0 = t / n_nt * MRMAX, n0 = t % n_nt * 4;
+        const int mr = B - m0 < MRMAX ? B - m0 : MRMAX, nr = OUT - n0 < 4 ? OUT - n0 : 4;
+        for (int m = m0; m < m0 + mr; m++)
+            for (int n = n0; n < n0 + nr; n++) out[(size_t)m * OUT + n] = b[n];
+        nt(mr, nr, 1, IN, IN, inp + (size_t)m0 * IN, (size_t)IN, 0, w + (size_t)n0 * IN, (size_t)IN,
+           out + (size_t)m0 * OUT + n0, (size_t)OUT);
+    }
+}
+
+void avx512_linear_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                            const float *w, int B, int IN, int OUT) {
+    const int n_p = (IN + 16 * NVMAX - 1) / (16 * NVMAX);
+    #pragma omp parallel for schedule(static)
+    for (int pi = 0; pi < 2 * n_p; pi++) {
+        if (pi < n_p) {
+            nn_panels(OUT, IN, B, dout, 1, (size_t)OUT, inp, (size_t)IN, dw, (size_t)IN, NULL, 1,
+                      pi, pi + 1);
+        } else if (dinp) {
+            nn_panels(B, IN, OUT, dout, (size_t)OUT, 1, w, (size_t)IN, dinp, (size_t)IN, NULL, 1,
+                      pi - n_p, pi - n_p + 1);
+        }
+    }
+}
+
 #else  // no AVX-512 in this build: never selected
 
 int conv2d_avx512_available(void) { return 0; }
@@ -505,6 +559,15 @@ void conv2d_avx512_backward(float *dinp, float *dw, float *db, const float *dout
 void conv2d_avx512_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,
                                 const float *inp, const conv_dims *d, float *scratch) {
     (void)dw, (void)db, (void)produce, (void)ctx, (void)inp, (void)d, (void)scratch;
+}
+
+void avx512_linear_forward(float *out, const float *inp, const float *w, const float *b, int B,
+                           int IN, int OUT) {
+    (void)out, (void)inp, (void)w, (void)b, (void)B, (void)IN, (void)OUT;
+}
+void avx512_linear_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                            const float *w, int B, int IN, int OUT) {
+    (void)dinp, (void)dw, (void)dout, (void)inp, (void)w, (void)B, (void)IN, (void)OUT;
 }
 
 #endif

@@ -14,6 +14,12 @@ void conv2d_avx512_forward(float *out, const float *inp, const float *w, const f
                            const conv_dims *d, float *scratch);
 void conv2d_avx512_backward(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, const conv_dims *d, float *scratch);
+/* Linear layers on the same micro-kernels: linear_forward / linear_backward without the bias
+ * gradient (avx512_linear_backward accumulates dinp when non-NULL, and dw). */
+void avx512_linear_forward(float *out, const float *inp, const float *w, const float *b, int B,
+                           int IN, int OUT);
+void avx512_linear_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                            const float *w, int B, int IN, int OUT);
 void conv2d_avx512_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,
                                 const float *inp, const conv_dims *d, float *scratch);
 

@@ -18,7 +18,8 @@
  * panels; results do not depend on the slot count at all), used where the CPU has AVX-512F, and
  * a portable im2col + sgemm one (deterministic for a given slot count; the forward does not
  * depend on it). conv2d_use(impl) selects one (AUTO: the fastest available; -1 only asks) and
- * returns the one in effect. */
+ * returns the one in effect; the Linear layers and the fused BatchNorm-pool forward follow the
+ * same choice (AVX-512 tiles and plane kernel, or OpenBLAS and portable loops). */
 typedef struct { int B, C, H, W, OC, K, slots; } conv_dims;
 enum { CONV2D_AUTO, CONV2D_PORTABLE, CONV2D_AVX512 };
 int conv2d_use(int impl);
