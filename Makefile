@@ -1,12 +1,14 @@
 # dann - GNU Makefile.  `make` builds build/libdann.a and build/dann; `make test` runs the suite.
 # Toggles: OPENMP=0|1 (default 1), SANITIZE=1 (ASan+UBSan), DEBUG=1 (-O0 -g), BLAS=0 (portable gemm).
 # CFLAGS given on the command line replace the optimisation flags only (-O2 -march=native).
+# -ffp-contract=off: no compiler fuses a*b+c into one rounding unless the code says so (GCC's
+# default in C11 mode, not clang's), so every compiler computes the same floats.
 CC      ?= cc
 OPENMP  ?= 1
 BLAS    ?= 1
 BUILD   ?= build
 CFLAGS  ?= -O2 -march=native
-override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -Iinclude -Isrc -MMD -MP
+override CFLAGS += -std=c11 -ffp-contract=off -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -Iinclude -Isrc -MMD -MP
 override LDLIBS += -lpng -lz -larchive -lm
 
 ifeq ($(DEBUG),1)

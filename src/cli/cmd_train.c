@@ -133,7 +133,10 @@ static int write_run_json(const char *dir, const train_args *a, const char *mode
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = j.overflow ? NULL : fopen(tmp, "wb");
     int ok = f && fwrite(j.buf, 1, j.n, f) == j.n;
-    if (f) ok = (fflush(f) == 0 && fsync(fileno(f)) == 0) & (fclose(f) == 0) & ok;
+    if (f) {  // always close, whatever the flush gave
+        const int flushed = fflush(f) == 0 && fsync(fileno(f)) == 0, closed = fclose(f) == 0;
+        ok = ok && flushed && closed;
+    }
     if (!ok || rename(tmp, path) != 0) {
         fprintf(stderr, "dann %s: %s: cannot write: %s\n", CMD, j.overflow ? "run.json" : path,
                 j.overflow ? "settings too long" : strerror(errno));
