@@ -25,7 +25,7 @@ static float *rnd(size_t n, dann_rng *r) {
 // forward, then backward twice (accumulating) with an input gradient, from fixed start values
 static conv_result run(int impl, conv_dims d, const float *inp, const float *w, const float *b,
                        const float *dout) {
-    conv2d_use(impl);
+    kernels_use(impl);
     const size_t OHW = (size_t)(d.H - d.K + 1) * (d.W - d.K + 1);
     const size_t n_in = (size_t)d.B * d.C * d.H * d.W, n_w = (size_t)d.OC * d.C * d.K * d.K;
     conv_result r = {calloc((size_t)d.B * d.OC * OHW, sizeof(float)), calloc(n_in, sizeof(float)),
@@ -36,7 +36,7 @@ static conv_result run(int impl, conv_dims d, const float *inp, const float *w, 
     conv2d_backward(r.dinp, r.dw, r.db, dout, inp, w, &d, scratch);
     conv2d_backward(r.dinp, r.dw, r.db, dout, inp, w, &d, scratch);
     free(scratch);
-    conv2d_use(CONV2D_AUTO);
+    kernels_use(KERNELS_AUTO);
     return r;
 }
 
@@ -101,12 +101,12 @@ static void impl_case(const char *name, conv_dims d, uint64_t seed) {
     const size_t n_out = (size_t)d.B * d.OC * OHW;
     float *inp = rnd(n_in, &g), *w = rnd(n_w, &g), *b = rnd((size_t)d.OC, &g), *dout = rnd(n_out, &g);
     reference ref = exact(d, inp, w, b, dout);
-    const int has_simd = conv2d_use(CONV2D_AVX512) == CONV2D_AVX512;
-    conv2d_use(CONV2D_AUTO);
+    const int has_simd = kernels_use(KERNELS_AVX512) == KERNELS_AVX512;
+    kernels_use(KERNELS_AUTO);
     for (int impl = 0; impl < 1 + has_simd; impl++) {
         conv_dims d1 = d;
         d1.slots = 1;
-        conv_result r = run(impl ? CONV2D_AVX512 : CONV2D_PORTABLE, d1, inp, w, b, dout);
+        conv_result r = run(impl ? KERNELS_AVX512 : KERNELS_PORTABLE, d1, inp, w, b, dout);
         char label[96];
         snprintf(label, sizeof label, "%s (%s)", name, impl ? "avx512" : "portable");
         check_exact(label, "out", r.out, ref.out, ref.out_mag, n_out);
@@ -116,7 +116,7 @@ static void impl_case(const char *name, conv_dims d, uint64_t seed) {
         if (impl) {
             conv_dims d3 = d;
             d3.slots = 3;
-            conv_result s3 = run(CONV2D_AVX512, d3, inp, w, b, dout);
+            conv_result s3 = run(KERNELS_AVX512, d3, inp, w, b, dout);
             CHECK(!memcmp(r.out, s3.out, n_out * sizeof(float)) &&
                       !memcmp(r.dinp, s3.dinp, n_in * sizeof(float)) &&
                       !memcmp(r.dw, s3.dw, n_w * sizeof(float)) &&
@@ -145,7 +145,7 @@ TEST(conv_both_implementations_match_exact_sums) {
     impl_case("odd sizes", (conv_dims){.B = 5, .C = 2, .H = 7, .W = 9, .OC = 3, .K = 3}, 5);
     // more images than one weight-gradient block of 1024 positions
     impl_case("many images", (conv_dims){.B = 70, .C = 2, .H = 6, .W = 6, .OC = 11, .K = 2}, 6);
-    if (conv2d_use(-1) != CONV2D_AVX512) SKIP("skipped in part: no AVX-512 here; the portable path passed");
+    if (kernels_use(-1) != KERNELS_AVX512) SKIP("skipped in part: no AVX-512 here; the portable path passed");
 }
 
 /* Linear layers take the same two paths (AVX-512 tiles, OpenBLAS), chosen with the convolutions.
@@ -158,9 +158,9 @@ static void linear_case(int B, int IN, int OUT, uint64_t seed) {
     const size_t n_in = (size_t)B * IN, n_out = (size_t)B * OUT, n_w = (size_t)OUT * IN;
     float *inp = rnd(n_in, &g), *w = rnd(n_w, &g), *b = rnd((size_t)OUT, &g), *dout = rnd(n_out, &g);
     reference ref = exact(d, inp, w, b, dout);
-    const int has_simd = conv2d_use(CONV2D_AVX512) == CONV2D_AVX512;
+    const int has_simd = kernels_use(KERNELS_AVX512) == KERNELS_AVX512;
     for (int impl = 0; impl < 1 + has_simd; impl++) {
-        conv2d_use(impl ? CONV2D_AVX512 : CONV2D_PORTABLE);
+        kernels_use(impl ? KERNELS_AVX512 : KERNELS_PORTABLE);
         conv_result r = {calloc(n_out, sizeof(float)), calloc(n_in, sizeof(float)),
                          calloc(n_w, sizeof(float)), calloc((size_t)OUT, sizeof(float))};
         for (size_t i = 0; i < n_w; i++) r.dw[i] = 0.25f;
@@ -175,7 +175,7 @@ static void linear_case(int B, int IN, int OUT, uint64_t seed) {
         check_exact(label, "db", r.db, ref.db, ref.db_mag, (size_t)OUT);
         release(r);
     }
-    conv2d_use(CONV2D_AUTO);
+    kernels_use(KERNELS_AUTO);
     free_reference(ref);
     free(inp), free(w), free(b), free(dout);
 }

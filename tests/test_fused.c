@@ -65,11 +65,11 @@ static void fused_case(int B, int C, int H, int W, int use_mask) {
 static void fused_cases(int use_mask) {
     static const int sizes[][4] = {{3, 5, 8, 6}, {4, 7, 8, 8}, {2, 3, 24, 24}, {3, 4, 7, 10}, {2, 3, 6, 9}, {2, 2, 5, 32}};
     for (int impl = 0; impl < 2; impl++) {
-        conv2d_use(impl ? CONV2D_PORTABLE : CONV2D_AUTO);
+        kernels_use(impl ? KERNELS_PORTABLE : KERNELS_AUTO);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
             fused_case(sizes[i][0], sizes[i][1], sizes[i][2], sizes[i][3], use_mask);
     }
-    conv2d_use(CONV2D_AUTO);
+    kernels_use(KERNELS_AUTO);
 }
 
 TEST(fused_bn_maxpool_relu_equals_separate_kernels) { fused_cases(0); }
@@ -97,7 +97,7 @@ static void produced_case(int OC, int slots) {
     float *scratch = calloc(conv2d_scratch_floats(&d), sizeof(float)), *dinp = calloc(n, sizeof(float));
     float *buf = calloc(n, sizeof(float));
     for (int impl = 0; impl < 2; impl++) {
-        conv2d_use(impl ? CONV2D_PORTABLE : CONV2D_AUTO);
+        kernels_use(impl ? KERNELS_PORTABLE : KERNELS_AUTO);
         float *dw = calloc(nw, sizeof(float)), *db = calloc((size_t)OC, sizeof(float));
         float *dw2 = calloc(nw, sizeof(float)), *db2 = calloc((size_t)OC, sizeof(float));
         float dg[8] = {0}, dbt[8] = {0}, dg2[8] = {0}, dbt2[8] = {0};
@@ -118,7 +118,7 @@ static void produced_case(int OC, int slots) {
         CHECK(s > 0.0f, "the weight gradient is zero: nothing was compared");
         free(dw), free(db), free(dw2), free(db2);
     }
-    conv2d_use(CONV2D_AUTO);
+    kernels_use(KERNELS_AUTO);
     free(inp), free(x), free(dout), free(gamma), free(beta), free(out), free(xsel), free(am);
     free(scratch), free(dinp), free(buf);
 }

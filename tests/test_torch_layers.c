@@ -72,7 +72,7 @@ static void conv_case(const st_file *f, const char *c, int slots) {
     if (!inp || !w || !b || !out || !dout || !dinp || !dw || !db) return;
     char tag[64];
     snprintf(tag, sizeof tag, "%s slots=%d %s", c, slots,
-             conv2d_use(-1) == CONV2D_AVX512 ? "avx512" : "portable");
+             kernels_use(-1) == KERNELS_AVX512 ? "avx512" : "portable");
     float *scratch = zeros(conv2d_scratch_floats(&d)), *y = zeros(n_out);
     float *gx = zeros(n_in), *gw = zeros(n_w), *gb = zeros((size_t)d.OC);
     float *gw1 = zeros(n_w), *gb1 = zeros((size_t)d.OC);
@@ -97,9 +97,9 @@ TEST(torch_conv2d) {
     const st_file *f = &file;
     if (!open_fx(&file)) return;
     // both implementations where this CPU has the AVX-512 one (the portable one otherwise twice)
-    const int impls[2] = {CONV2D_PORTABLE, CONV2D_AUTO};
+    const int impls[2] = {KERNELS_PORTABLE, KERNELS_AUTO};
     for (int i = 0; i < 2; i++) {
-        conv2d_use(impls[i]);
+        kernels_use(impls[i]);
         conv_case(f, "conv2d_a", 1);
         conv_case(f, "conv2d_b", 1);
         conv_case(f, "conv2d_a", 2);

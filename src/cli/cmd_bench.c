@@ -259,7 +259,7 @@ int cmd_bench(int argc, char **argv) {
                "\"conv_kernel_gflops\": %.1f, \"bound_s\": %.6f, \"bound_fraction\": %.3f, "
                "\"conv_kernels\": \"%s\", \"openblas_coretype\": \"%s\"}\n",
                rss, flops / 1e9, gf, cf, bound_s, bound_s / step_med,
-               conv2d_use(-1) == CONV2D_AVX512 ? "avx512" : "portable", ct ? ct : "");
+               kernels_use(-1) == KERNELS_AVX512 ? "avx512" : "portable", ct ? ct : "");
     } else {
         printf("dann bench: py3, %d + %d images per step, %d thread%s, OPENBLAS_CORETYPE=%s\n", B, B,
                threads, threads == 1 ? "" : "s", ct ? ct : "(unset)");
@@ -274,7 +274,7 @@ int cmd_bench(int argc, char **argv) {
             printf("  epoch           skipped (no data at %s, or --no-epoch)\n", data);
         printf("  step FLOPs      %7.3f GFLOP; sgemm %.0f GFLOP/s, conv kernel (%s) %.0f GFLOP/s\n"
                "                  -> bound %.1f ms at the faster; step at %.0f%% of it\n",
-               flops / 1e9, gf, conv2d_use(-1) == CONV2D_AVX512 ? "avx512" : "portable", cf,
+               flops / 1e9, gf, kernels_use(-1) == KERNELS_AVX512 ? "avx512" : "portable", cf,
                bound_s * 1e3, 100.0 * bound_s / step_med);
     }
     if (profile && !json) {

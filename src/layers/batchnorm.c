@@ -238,7 +238,7 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const fl
                               const float *mean, const float *rstd, const float *gamma,
                               const float *beta, const float *mask, int B, int C, int H, int W) {
     const int OH = H / 2, OW = W / 2;
-    const int simd = conv2d_use(-1) == CONV2D_AVX512;  // the AVX-512 kernels are chosen
+    const int simd = kernels_use(-1) == KERNELS_AVX512;  // the AVX-512 kernels are chosen
     (void)simd;
     #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {

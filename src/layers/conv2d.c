@@ -39,17 +39,17 @@ static conv_plan plan(const conv_dims *d) {
 }
 
 size_t conv2d_scratch_floats(const conv_dims *d) {
-    // sized for either implementation, so conv2d_use() can switch at any time
+    // sized for either implementation, so kernels_use() can switch at any time
     conv_plan p = plan(d);
     size_t portable = p.slot_floats * p.slots, simd = conv2d_avx512_scratch_floats(d);
     return portable > simd ? portable : simd;
 }
 
-static int g_impl = CONV2D_AUTO;
+static int g_impl = KERNELS_AUTO;
 
-int conv2d_use(int impl) {
-    if (impl == CONV2D_AUTO || impl == CONV2D_PORTABLE || impl == CONV2D_AVX512) g_impl = impl;
-    return g_impl != CONV2D_PORTABLE && conv2d_avx512_available() ? CONV2D_AVX512 : CONV2D_PORTABLE;
+int kernels_use(int impl) {
+    if (impl == KERNELS_AUTO || impl == KERNELS_PORTABLE || impl == KERNELS_AVX512) g_impl = impl;
+    return g_impl != KERNELS_PORTABLE && conv2d_avx512_available() ? KERNELS_AVX512 : KERNELS_PORTABLE;
 }
 
 /* Rows [r0, r0+nr) of the column matrix of images [b0, b0+n): row r = (c,ki,kj) of image b at
@@ -180,7 +180,7 @@ static void portable_backward(float *dinp, float *dw, float *db, const float *do
 
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                     const conv_dims *d, float *scratch) {
-    if (conv2d_use(-1) == CONV2D_AVX512)
+    if (kernels_use(-1) == KERNELS_AVX512)
         conv2d_avx512_forward(out, inp, w, b, d, scratch);
     else
         portable_forward(out, inp, w, b, d, scratch);
@@ -188,7 +188,7 @@ void conv2d_forward(float *out, const float *inp, const float *w, const float *b
 
 void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, const conv_dims *d, float *scratch) {
-    if (conv2d_use(-1) == CONV2D_AVX512)
+    if (kernels_use(-1) == KERNELS_AVX512)
         conv2d_avx512_backward(dinp, dw, db, dout, inp, w, d, scratch);
     else
         portable_backward(dinp, dw, db, dout, inp, w, d, scratch);
@@ -197,7 +197,7 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
 void conv2d_backward_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,
                                   const float *inp, const conv_dims *d, float *scratch,
                                   float *dout_buf) {
-    if (conv2d_use(-1) == CONV2D_AVX512) {
+    if (kernels_use(-1) == KERNELS_AVX512) {
         conv2d_avx512_weights_from(dw, db, produce, ctx, inp, d, scratch);
         return;
     }

@@ -10,6 +10,13 @@
 #include <stdint.h>
 #include "core/core.h"
 
+/* ---- Which implementation the kernels use: dann's AVX-512 kernels (convolutions, Linear layers,
+ * the fused BatchNorm-pool forward), on CPUs that have AVX-512F, or the portable ones (im2col +
+ * OpenBLAS sgemm, OpenBLAS, plain loops). kernels_use(impl) selects (AUTO: the fastest available;
+ * -1 only asks) and returns the one in effect. Both give the same results up to float rounding. */
+enum { KERNELS_AUTO, KERNELS_PORTABLE, KERNELS_AVX512 };
+int kernels_use(int impl);
+
 /* ---- conv2d: stride 1, no padding, bias; cross-correlation as torch.nn.Conv2d. ----
  * inp (B,C,H,W)  w (OC,C,K,K)  b (OC)  out (B,OC,OH,OW) with OH = H-K+1, OW = W-K+1.
  * slots: how many threads may work on it at once (0 means 1); the scratch is sized for them.
@@ -17,12 +24,8 @@
  * Two implementations, same contract: AVX-512 kernels (direct micro-kernels over per-image column
  * panels; results do not depend on the slot count at all), used where the CPU has AVX-512F, and
  * a portable im2col + sgemm one (deterministic for a given slot count; the forward does not
- * depend on it). conv2d_use(impl) selects one (AUTO: the fastest available; -1 only asks) and
- * returns the one in effect; the Linear layers and the fused BatchNorm-pool forward follow the
- * same choice (AVX-512 tiles and plane kernel, or OpenBLAS and portable loops). */
+ * depend on it); kernels_use() below picks one. */
 typedef struct { int B, C, H, W, OC, K, slots; } conv_dims;
-enum { CONV2D_AUTO, CONV2D_PORTABLE, CONV2D_AVX512 };
-int conv2d_use(int impl);
 size_t conv2d_scratch_floats(const conv_dims *d);
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                     const conv_dims *d, float *scratch);

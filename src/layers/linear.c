@@ -1,12 +1,12 @@
 /* linear.c - fully connected layer, torch.nn.Linear: out = inp @ w^T + b.
  * inp (B,IN)  w (OUT,IN)  b (OUT)  out (B,OUT). Products go through dann's AVX-512 tiles when the
- * convolutions do (conv2d_use), through the gemm seam (OpenBLAS) otherwise. */
+ * convolutions do (kernels_use), through the gemm seam (OpenBLAS) otherwise. */
 #include "layers/conv2d_impl.h"
 #include "layers/layers.h"
 
 void linear_forward(float *out, const float *inp, const float *w, const float *b,
                     int B, int IN, int OUT) {
-    if (conv2d_use(-1) == CONV2D_AVX512) {
+    if (kernels_use(-1) == KERNELS_AVX512) {
         avx512_linear_forward(out, inp, w, b, B, IN, OUT);
         return;
     }
@@ -17,7 +17,7 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, int B, int IN, int OUT) {
-    if (conv2d_use(-1) == CONV2D_AVX512) {
+    if (kernels_use(-1) == KERNELS_AVX512) {
         avx512_linear_backward(dinp, dw, dout, inp, w, B, IN, OUT);
     } else {
         if (dinp) gemm(0, 0, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, dinp, IN);
