@@ -89,7 +89,9 @@ class ReverseLayerF(torch.autograd.Function):
 class CNNModel(nn.Module):
     """The DANN_py3 network; module names are the state_dict interchange names."""
 
-    def __init__(self):
+    def __init__(self, drop_feature=nn.Dropout2d, drop_class=nn.Dropout):
+        """drop_feature, drop_class: factories of the two dropout modules (tools/make_fixtures.py
+        passes ones that record their masks)."""
         super().__init__()
         self.feature = nn.Sequential()
         self.feature.add_module("f_conv1", nn.Conv2d(3, 64, kernel_size=5))
@@ -98,7 +100,7 @@ class CNNModel(nn.Module):
         self.feature.add_module("f_relu1", nn.ReLU(True))
         self.feature.add_module("f_conv2", nn.Conv2d(64, 50, kernel_size=5))
         self.feature.add_module("f_bn2", nn.BatchNorm2d(50))
-        self.feature.add_module("f_drop1", nn.Dropout2d())
+        self.feature.add_module("f_drop1", drop_feature())
         self.feature.add_module("f_pool2", nn.MaxPool2d(2))
         self.feature.add_module("f_relu2", nn.ReLU(True))
 
@@ -109,7 +111,7 @@ class CNNModel(nn.Module):
         # The reference has nn.Dropout2d() here, applied to a 2-D (B, 100) tensor. In torch 1.13
         # that is element-wise dropout (same mask, same RNG draws as nn.Dropout; checked) plus a
         # deprecation warning, so nn.Dropout is used: identical numbers, no warning.
-        self.class_classifier.add_module("c_drop1", nn.Dropout())
+        self.class_classifier.add_module("c_drop1", drop_class())
         self.class_classifier.add_module("c_fc2", nn.Linear(100, 100))
         self.class_classifier.add_module("c_bn2", nn.BatchNorm1d(100))
         self.class_classifier.add_module("c_relu2", nn.ReLU(True))

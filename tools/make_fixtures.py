@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
+import dann_torch  # noqa: E402
 from dann_torch import ReverseLayerF as GradReverse  # noqa: E402  (the twin's GRL)
 
 M64 = (1 << 64) - 1
@@ -224,43 +225,10 @@ class RecDropout(nn.Module):
         return y
 
 
-class CNNModel(nn.Module):
-    """fungtion/DANN_py3 model.py (two Dropout2d layers), with the dropouts recording their masks."""
+class CNNModel(dann_torch.CNNModel):
+    """The twin's network (fungtion/DANN_py3 model.py), with the dropouts recording their masks."""
     def __init__(self, log):
-        super().__init__()
-        self.feature = nn.Sequential()
-        self.feature.add_module("f_conv1", nn.Conv2d(3, 64, kernel_size=5))
-        self.feature.add_module("f_bn1", nn.BatchNorm2d(64))
-        self.feature.add_module("f_pool1", nn.MaxPool2d(2))
-        self.feature.add_module("f_relu1", nn.ReLU(True))
-        self.feature.add_module("f_conv2", nn.Conv2d(64, 50, kernel_size=5))
-        self.feature.add_module("f_bn2", nn.BatchNorm2d(50))
-        self.feature.add_module("f_drop1", RecDropout(log))
-        self.feature.add_module("f_pool2", nn.MaxPool2d(2))
-        self.feature.add_module("f_relu2", nn.ReLU(True))
-        self.class_classifier = nn.Sequential()
-        self.class_classifier.add_module("c_fc1", nn.Linear(50 * 4 * 4, 100))
-        self.class_classifier.add_module("c_bn1", nn.BatchNorm1d(100))
-        self.class_classifier.add_module("c_relu1", nn.ReLU(True))
-        self.class_classifier.add_module("c_drop1", RecDropout(log))
-        self.class_classifier.add_module("c_fc2", nn.Linear(100, 100))
-        self.class_classifier.add_module("c_bn2", nn.BatchNorm1d(100))
-        self.class_classifier.add_module("c_relu2", nn.ReLU(True))
-        self.class_classifier.add_module("c_fc3", nn.Linear(100, 10))
-        self.class_classifier.add_module("c_softmax", nn.LogSoftmax(dim=1))
-        self.domain_classifier = nn.Sequential()
-        self.domain_classifier.add_module("d_fc1", nn.Linear(50 * 4 * 4, 100))
-        self.domain_classifier.add_module("d_bn1", nn.BatchNorm1d(100))
-        self.domain_classifier.add_module("d_relu1", nn.ReLU(True))
-        self.domain_classifier.add_module("d_fc2", nn.Linear(100, 2))
-        self.domain_classifier.add_module("d_softmax", nn.LogSoftmax(dim=1))
-
-    def forward(self, input_data, alpha):
-        input_data = input_data.expand(input_data.data.shape[0], 3, 28, 28)
-        feature = self.feature(input_data)
-        feature = feature.view(-1, 50 * 4 * 4)
-        reverse_feature = GradReverse.apply(feature, alpha)
-        return self.class_classifier(feature), self.domain_classifier(reverse_feature)
+        super().__init__(drop_feature=lambda: RecDropout(log), drop_class=lambda: RecDropout(log))
 
 
 def gen_images(seed, shape, mean, std):
