@@ -238,8 +238,9 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const fl
                               const float *mean, const float *rstd, const float *gamma,
                               const float *beta, const float *mask, int B, int C, int H, int W) {
     const int OH = H / 2, OW = W / 2;
+#ifdef HAVE_POOL_AVX512
     const int simd = kernels_use(-1) == KERNELS_AVX512;  // the AVX-512 kernels are chosen
-    (void)simd;
+#endif
     #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {
         const int c = bc % C;

@@ -234,69 +234,50 @@ static inline __attribute__((always_inline)) void nn_tile(const int MR, const in
 #define NN_CASE(MR, NV)                                                                      \
     case (MR) * 8 + (NV):                                                                    \
         if (last == 0xFFFF)                                                                  \
-            nn_tile(MR, NV, 1, 0, ACC, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);         \
+            nn_tile(MR, NV, 1, SLOT, ACC, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);      \
         else                                                                                 \
-            nn_tile(MR, NV, 0, 0, ACC, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);         \
+            nn_tile(MR, NV, 0, SLOT, ACC, K, A, ams, aks, Bm, ldb, last, C, ldc, bias);      \
         break;
 #define NN_ROW(MR) NN_CASE(MR, 1) NN_CASE(MR, 2) NN_CASE(MR, 3) NN_CASE(MR, 4)
-
-static void nn(int mr, int nv, int K, const float *A, size_t ams, size_t aks, const float *Bm,
-               size_t ldb, __mmask16 last, float *C, size_t ldc, const float *bias) {
-    enum { ACC = 0 };
-    switch (mr * 8 + nv) {
-        NN_ROW(1) NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5)
+#define NN_DISPATCH(name, slot, acc)                                                         \
+    static void name(int mr, int nv, int K, const float *A, size_t ams, size_t aks,         \
+                     const float *Bm, size_t ldb, __mmask16 last, float *C, size_t ldc,     \
+                     const float *bias) {                                                    \
+        enum { SLOT = slot, ACC = acc };                                                     \
+        switch (mr * 8 + nv) {                                                               \
+            NN_ROW(1) NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5)                                \
+        }                                                                                    \
     }
-}
-// nn, adding the product to C
-static void nn_acc(int mr, int nv, int K, const float *A, size_t ams, size_t aks, const float *Bm,
-                   size_t ldb, __mmask16 last, float *C, size_t ldc, const float *bias) {
-    enum { ACC = 1 };
-    switch (mr * 8 + nv) {
-        NN_ROW(1) NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5)
-    }
-}
+NN_DISPATCH(nn_write, 0, 0)  // C = A @ Bm (+ bias)
+NN_DISPATCH(nn_add, 0, 1)    // C += A @ Bm
+NN_DISPATCH(nn_slots, 1, 0)  // C = A @ Bm, 8-wide rows into 16-float slots (see col2im_slots_add)
 
-/* C (M, N) = A @ Bm (+ bias) by NN tiles, or C += A @ Bm (acc): A(m,k) at A[m*ams + k*aks], Bm
- * (K, N) with row stride ldb, C with row stride ldc. Panels of 64 columns outermost, so a panel of
- * Bm is reused from cache by every row tile; panels [p_lo, p_hi) only (all: 0, INT_MAX). */
-static void nn_panels(int M, int N, int K, const float *A, size_t ams, size_t aks, const float *Bm,
-                      size_t ldb, float *C, size_t ldc, const float *bias, int acc, int p_lo, int p_hi) {
+enum { NN_WRITE, NN_ADD, NN_SLOTS };
+
+/* C (M, N) = A @ Bm (+ bias) by NN tiles (mode NN_WRITE), C += A @ Bm (NN_ADD), or NN_WRITE's
+ * result with each 8-wide output row i of row m at C + m*ldc + i*16 (NN_SLOTS: N a multiple of
+ * 16, rows 8 wide; see col2im_slots_add). A(m,k) at A[m*ams + k*aks], Bm (K, N) with row stride
+ * ldb, C with row stride ldc. Panels of 64 columns outermost, so a panel of Bm is reused from
+ * cache by every row tile; panels [p_lo, p_hi) only (all: 0, INT_MAX). */
+static void nn_panels(int mode, int M, int N, int K, const float *A, size_t ams, size_t aks,
+                      const float *Bm, size_t ldb, float *C, size_t ldc, const float *bias,
+                      int p_lo, int p_hi) {
     for (int pi = p_lo; pi < p_hi && pi * 16 * NVMAX < N; pi++) {
         const int p0 = pi * 16 * NVMAX;
         const int w = N - p0 < 16 * NVMAX ? N - p0 : 16 * NVMAX, nv = (w + 15) / 16;
         const __mmask16 last = lanes(w - 16 * (nv - 1));
+        float *Cp = C + (mode == NN_SLOTS ? 2 * p0 : p0);  // slots: 16 floats per 8 positions
         for (int m0 = 0; m0 < M; m0 += MRMAX) {
             const int mr = M - m0 < MRMAX ? M - m0 : MRMAX;
-            (acc ? nn_acc : nn)(mr, nv, K, A + (size_t)m0 * ams, ams, aks, Bm + p0, ldb, last,
-                                C + (size_t)m0 * ldc + p0, ldc, bias ? bias + m0 : NULL);
+            (mode == NN_ADD ? nn_add : mode == NN_SLOTS ? nn_slots : nn_write)(
+                mr, nv, K, A + (size_t)m0 * ams, ams, aks, Bm + p0, ldb, last,
+                Cp + (size_t)m0 * ldc, ldc, bias ? bias + m0 : NULL);
         }
     }
 }
 static void nn_matrix(int M, int N, int K, const float *A, size_t ams, size_t aks, const float *Bm,
                       size_t ldb, float *C, size_t ldc, const float *bias) {
-    nn_panels(M, N, K, A, ams, aks, Bm, ldb, C, ldc, bias, 0, 0, INT_MAX);
-}
-
-/* nn_matrix for N a multiple of 16 whose rows are 8 wide (OW == 8), storing row m's 8-value
- * output rows in 16-float slots: output row i at C + m*ldc + i*16 (see col2im_slots_add). */
-#define NNS_CASE(MR, NV)                                                                     \
-    case (MR) * 8 + (NV):                                                                    \
-        nn_tile(MR, NV, 1, 1, 0, K, A, ams, aks, Bm, ldb, 0xFFFF, C, ldc, NULL);             \
-        break;
-#define NNS_ROW(MR) NNS_CASE(MR, 1) NNS_CASE(MR, 2) NNS_CASE(MR, 3) NNS_CASE(MR, 4)
-static void nn_matrix_slots(int M, int N, int K, const float *A0, size_t ams, size_t aks,
-                            const float *B0, size_t ldb, float *C0, size_t ldc) {
-    for (int p0 = 0; p0 < N; p0 += 16 * NVMAX) {
-        const int nv = (N - p0 < 16 * NVMAX ? N - p0 : 16 * NVMAX) / 16;
-        for (int m0 = 0; m0 < M; m0 += MRMAX) {
-            const int mr = M - m0 < MRMAX ? M - m0 : MRMAX;
-            const float *A = A0 + (size_t)m0 * ams, *Bm = B0 + p0;
-            float *C = C0 + (size_t)m0 * ldc + 2 * p0;  // a 16-float slot per 8 positions
-            switch (mr * 8 + nv) {
-                NNS_ROW(1) NNS_ROW(2) NNS_ROW(3) NNS_ROW(4) NNS_ROW(5)
-            }
-        }
-    }
+    nn_panels(NN_WRITE, M, N, K, A, ams, aks, Bm, ldb, C, ldc, bias, 0, INT_MAX);
 }
 
 /* NT tile: dw[m*ldw + n] += sum over images i < nimg and positions p < OHW of
@@ -399,8 +380,9 @@ static void input_grad(float *dinp, const float *dout, const float *w, const con
         if (g->slotted) memset(rows, 0, g->tile * sizeof(float));  // the slots' zero margins
         for (int c = 0; c < d->C; c++, plane += d->H * d->W) {
             if (g->slotted) {
-                nn_matrix_slots(KK, g->OHW, d->OC, w + (size_t)c * KK, 1, (size_t)g->CKK, dout_b,
-                                (size_t)g->OHW, rows + d->K - 1, (size_t)g->OH * 16);
+                nn_panels(NN_SLOTS, KK, g->OHW, d->OC, w + (size_t)c * KK, 1, (size_t)g->CKK,
+                          dout_b, (size_t)g->OHW, rows + d->K - 1, (size_t)g->OH * 16, NULL, 0,
+                          INT_MAX);
                 col2im_slots_add(plane, rows, d, g);
                 continue;
             }
@@ -409,6 +391,15 @@ static void input_grad(float *dinp, const float *dout, const float *w, const con
             col2im_plane_add(plane, rows, (size_t)g->OHWp, d, g);
         }
     }
+}
+
+/* acc + the n values at x, 16 lanes at a time in order (the last vector masked): the bias
+ * gradients' per-channel lane sums, shared so the stored and produced paths add alike. */
+static inline __m512 add_lanes(__m512 acc, const float *x, int n) {
+    int p = 0;
+    for (; p + 16 <= n; p += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + p));
+    if (p < n) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lanes(n - p), x + p));
+    return acc;
 }
 
 /* dw += sum_b dout_b @ col_b^T. Each thread walks the image blocks in order over its own
@@ -445,15 +436,9 @@ static void weight_grad(float *dw, float *db, const float *dout, conv_dout_fn pr
                 for (int i = 0; i < nimg; i++) {
                     float *dst = blk + (size_t)i * img;
                     produce(dst, b0 + i, c0, c1, ctx);
-                    for (int oc = c0; oc < c1; oc++) {  // bias_grad's lanes, images in order
-                        __m512 acc = _mm512_loadu_ps(dbl + oc * 16);
-                        const float *x = dst + (size_t)oc * g->OHW;
-                        int p = 0;
-                        for (; p + 16 <= g->OHW; p += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + p));
-                        if (p < g->OHW)
-                            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lanes(g->OHW & 15), x + p));
-                        _mm512_storeu_ps(dbl + oc * 16, acc);
-                    }
+                    for (int oc = c0; oc < c1; oc++)  // bias_grad's lanes, images in order
+                        _mm512_storeu_ps(dbl + oc * 16, add_lanes(_mm512_loadu_ps(dbl + oc * 16),
+                                                                  dst + (size_t)oc * g->OHW, g->OHW));
                 }
                 A = blk;
             }
@@ -480,16 +465,11 @@ static void weight_grad(float *dw, float *db, const float *dout, conv_dout_fn pr
 
 // db[oc] += sum over images and positions of dout, in 16 lanes per channel.
 static void bias_grad(float *db, const float *dout, const conv_dims *d, const geom *g) {
-    const __mmask16 tail = lanes(g->OHW & 15);
     #pragma omp parallel for schedule(static) num_threads(g->slots)
     for (int oc = 0; oc < d->OC; oc++) {
         __m512 acc = _mm512_setzero_ps();
-        for (int img = 0; img < d->B; img++) {
-            const float *x = dout + ((size_t)img * d->OC + oc) * g->OHW;
-            int p = 0;
-            for (; p + 16 <= g->OHW; p += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + p));
-            if (p < g->OHW) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail, x + p));
-        }
+        for (int img = 0; img < d->B; img++)
+            acc = add_lanes(acc, dout + ((size_t)img * d->OC + oc) * g->OHW, g->OHW);
         db[oc] += _mm512_reduce_add_ps(acc);
     }
 }
@@ -535,11 +515,11 @@ void avx512_linear_backward(float *dinp, float *dw, const float *dout, const flo
     #pragma omp parallel for schedule(static)
     for (int pi = 0; pi < 2 * n_p; pi++) {
         if (pi < n_p) {
-            nn_panels(OUT, IN, B, dout, 1, (size_t)OUT, inp, (size_t)IN, dw, (size_t)IN, NULL, 1,
-                      pi, pi + 1);
+            nn_panels(NN_ADD, OUT, IN, B, dout, 1, (size_t)OUT, inp, (size_t)IN, dw, (size_t)IN,
+                      NULL, pi, pi + 1);
         } else if (dinp) {
-            nn_panels(B, IN, OUT, dout, (size_t)OUT, 1, w, (size_t)IN, dinp, (size_t)IN, NULL, 1,
-                      pi - n_p, pi - n_p + 1);
+            nn_panels(NN_ADD, B, IN, OUT, dout, (size_t)OUT, 1, w, (size_t)IN, dinp, (size_t)IN,
+                      NULL, pi - n_p, pi - n_p + 1);
         }
     }
 }
