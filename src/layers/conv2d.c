@@ -52,21 +52,21 @@ int kernels_use(int impl) {
     return g_impl != KERNELS_PORTABLE && conv2d_avx512_available() ? KERNELS_AVX512 : KERNELS_PORTABLE;
 }
 
-/* Rows [r0, r0+nr) of the column matrix of images [b0, b0+n): row r = (c,ki,kj) of image b at
- * dst + (r-r0)*row_stride + b*img_stride, element i*OW+j = inp[b0+b,c,i+ki,j+kj]. The row copy
- * is instantiated for the widths of the py3 network (8 and 24): fixed-length moves. */
+/* Images [b0, b0+n) -> col (C*K*K, n*OH*OW), col[(c*K+ki)*K+kj][b*OH*OW + i*OW + j] =
+ * inp[b0+b,c,i+ki,j+kj]. The row copy is instantiated for the widths of the py3 network (8 and
+ * 24): fixed-length moves. */
 #define IM2COL_ROWS(OWC)                                                                    \
-    for (int i = 0; i < OH; i++)                                                            \
+    for (int i = 0; i < p->OH; i++)                                                         \
         memcpy(out + i * (OWC), plane + (size_t)(i + ki) * d->W + kj, (OWC) * sizeof(float));
-static void im2col_rows(float *dst, size_t row_stride, size_t img_stride, const float *inp, int b0,
-                        int n, int r0, int nr, const conv_dims *d) {
-    const int K = d->K, OH = d->H - K + 1, OW = d->W - K + 1;
-    for (int r = r0; r < r0 + nr; r++) {
+static void im2col(float *col, const float *inp, int b0, int n, const conv_dims *d,
+                   const conv_plan *p) {
+    const int K = d->K, OW = p->OW;
+    const size_t N = (size_t)n * p->OHW;
+    for (int r = 0; r < p->CKK; r++) {
         const int c = r / (K * K), ki = (r / K) % K, kj = r % K;
-        float *row = dst + (size_t)(r - r0) * row_stride;
         for (int b = 0; b < n; b++) {
             const float *plane = inp + ((size_t)(b0 + b) * d->C + c) * d->H * d->W;
-            float *out = row + (size_t)b * img_stride;
+            float *out = col + (size_t)r * N + (size_t)b * p->OHW;
             if (OW == 8) {
                 IM2COL_ROWS(8)
             } else if (OW == 24) {
@@ -78,31 +78,22 @@ static void im2col_rows(float *dst, size_t row_stride, size_t img_stride, const 
     }
 }
 
-// The adjoint for rows [r0, r0+nr) of one image's column matrix: dinp image b += col2im(src).
-static void col2im_rows_add(float *dinp, const float *src, size_t row_stride, int b, int r0, int nr,
-                            const conv_dims *d) {
-    const int K = d->K, OH = d->H - K + 1, OW = d->W - K + 1;
-    for (int r = r0; r < r0 + nr; r++) {
-        const int c = r / (K * K), ki = (r / K) % K, kj = r % K;
-        const float *row = src + (size_t)(r - r0) * row_stride;
-        float *plane = dinp + ((size_t)b * d->C + c) * d->H * d->W;
-        for (int i = 0; i < OH; i++) {
-            float *dst = plane + (size_t)(i + ki) * d->W + kj;
-            for (int j = 0; j < OW; j++) dst[j] += row[i * OW + j];
-        }
-    }
-}
-
-// Images [b0, b0+n) -> col (C*K*K, n*OH*OW), and the adjoint (accumulating into dinp).
-static void im2col(float *col, const float *inp, int b0, int n, const conv_dims *d,
-                   const conv_plan *p) {
-    im2col_rows(col, (size_t)n * p->OHW, (size_t)p->OHW, inp, b0, n, 0, p->CKK, d);
-}
+// The adjoint: dcol (C*K*K, n*OH*OW) -> dinp images [b0, b0+n), accumulating.
 static void col2im_add(float *dinp, const float *dcol, int b0, int n, const conv_dims *d,
                        const conv_plan *p) {
-    for (int b = 0; b < n; b++)
-        col2im_rows_add(dinp, dcol + (size_t)b * p->OHW, (size_t)n * p->OHW, b0 + b, 0,
-                               p->CKK, d);
+    const int K = d->K, OW = p->OW;
+    const size_t N = (size_t)n * p->OHW;
+    for (int r = 0; r < p->CKK; r++) {
+        const int c = r / (K * K), ki = (r / K) % K, kj = r % K;
+        for (int b = 0; b < n; b++) {
+            const float *src = dcol + (size_t)r * N + (size_t)b * p->OHW;
+            float *plane = dinp + ((size_t)(b0 + b) * d->C + c) * d->H * d->W;
+            for (int i = 0; i < p->OH; i++) {
+                float *dst = plane + (size_t)(i + ki) * d->W + kj;
+                for (int j = 0; j < OW; j++) dst[j] += src[i * OW + j];
+            }
+        }
+    }
 }
 
 // Sum of n floats in 16 independent lanes (vectorisable without reassociation flags).
