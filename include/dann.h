@@ -85,6 +85,12 @@ void dann_model_set_bn_count(dann_model *m, int i, int64_t count);
  * logp (B, n_classes) for images x (B, C, H, W). Any B >= 0; large B is processed in chunks. */
 void dann_model_predict(dann_model *m, const float *x, int B, float *logp);
 
+/* Size of the feature extractor's output (the input of both heads), per example. */
+int dann_model_feature_dim(const dann_model *m);
+/* Eval-mode features (B, dann_model_feature_dim) for images x (B, C, H, W): what both heads see
+ * (for t-SNE pictures, the proxy A-distance, ...). Any B >= 0. */
+void dann_model_features(dann_model *m, const float *x, int B, float *feat);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Training                                                                                   */
 

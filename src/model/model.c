@@ -193,4 +193,17 @@ void dann_model_predict(dann_model *m, const float *x, int B, float *logp) {
     }
 }
 
+int dann_model_feature_dim(const dann_model *m) { return m->arch->feature_dim; }
+
+void dann_model_features(dann_model *m, const float *x, int B, float *feat) {
+    const arch_ops *a = m->arch;
+    const size_t img = (size_t)a->in_c * a->in_h * a->in_w, F = (size_t)a->feature_dim;
+    for (int done = 0; done < B; done += m->max_batch) {
+        int n = B - done < m->max_batch ? B - done : m->max_batch;
+        pass_t *p = &m->pass[0];
+        a->forward(m, p, x + (size_t)done * img, n, 0, 0, NULL);
+        memcpy(feat + (size_t)done * F, p->feat, (size_t)n * F * sizeof(float));
+    }
+}
+
 void dann_threads_set(int n) { dann_set_threads(n); }

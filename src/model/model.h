@@ -35,6 +35,7 @@ typedef struct {
     float *grads;                  /* activation gradients (arch-defined layout, grads_floats):
                                       a workspace shared by both passes (one backward at a time) */
     int32_t *idx;                  /* maxpool argmax, idx_count(max_batch) */
+    float *feat;                   /* (B, feature dim): the features both heads read */
     float *logp_class;             /* (B, n_classes), inside acts */
     float *logp_domain;            /* (B, 2), inside acts */
     float *dlogit_class;           /* (B, n_classes), this pass's own (inside acts) */
@@ -49,7 +50,7 @@ typedef struct dann_model dann_model;
 
 typedef struct arch_ops {
     const char *name;
-    int in_c, in_h, in_w, n_classes;
+    int in_c, in_h, in_w, n_classes, feature_dim;
     const tensor_spec *tensors;
     int n_tensors;
     size_t (*acts_floats)(int B);

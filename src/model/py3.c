@@ -143,6 +143,7 @@ static py3_view view(pass_t *p, int cap) {
 
 static void py3_bind(pass_t *p, int cap) {
     py3_view v = view(p, cap);
+    p->feat = v.a[A_FEAT];
     p->logp_class = v.a[A_LOGPC];
     p->logp_domain = v.a[A_LOGPD];
     p->dlogit_class = v.a[A_DLOGC];
@@ -302,7 +303,7 @@ static double py3_step_flops(int Bs, int Bt) {
 
 const arch_ops arch_py3 = {
     .name = "py3",
-    .in_c = 3, .in_h = 28, .in_w = 28, .n_classes = 10,
+    .in_c = 3, .in_h = 28, .in_w = 28, .n_classes = 10, .feature_dim = 800,
     .tensors = py3_tensors,
     .n_tensors = N_TENSORS,
     .acts_floats = py3_acts_floats,
