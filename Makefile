@@ -9,7 +9,10 @@ BLAS    ?= 1
 BUILD   ?= build
 CFLAGS  ?= -O2 -march=native
 override CFLAGS += -std=c11 -ffp-contract=off -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -Iinclude -Isrc -MMD -MP
+override CFLAGS += -I/usr/include/cairo
 override LDLIBS += -lpng -lz -larchive -lm
+# src/viz (the pictures and the proxy A-distance, linked into the CLI only): cairo, liblinear
+VIZ_LIBS := -lcairo -llinear
 
 ifeq ($(DEBUG),1)
   override CFLAGS += -O0
@@ -44,7 +47,7 @@ $(BUILD)/obj/src/layers/conv2d_avx512.o: override CFLAGS += -mavx512f -mfma
 endif
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/model/*.c src/data/*.c src/io/*.c))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c src/viz/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -54,7 +57,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 .PHONY: all test clean fixtures deps demo bench bench-compare
 
 # Debian packages needed to build and test (apt-get; uses sudo when not root).
-DEPS := build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev libarchive-dev libcairo2-dev
+DEPS := build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev libarchive-dev libcairo2-dev fonts-dejavu-core liblinear-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 all: $(BUILD)/libdann.a $(BUILD)/dann
 
@@ -67,11 +70,11 @@ $(BUILD)/libdann.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/dann: $(CLI_OBJ) $(BUILD)/libdann.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(VIZ_LIBS) $(LDLIBS) -o $@
 
 # The tests also link the CLI modules (all but its main) to test the training loop and helpers.
 $(BUILD)/test_dann: $(TEST_OBJ) $(filter-out %/src/cli/main.o,$(CLI_OBJ)) $(BUILD)/libdann.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(VIZ_LIBS) $(LDLIBS) -o $@
 
 # demo_data.c embeds data/demo/ with .incbin, which the compiler's dependency files do not list.
 $(BUILD)/obj/src/cli/demo_data.o: $(wildcard data/demo/*.gz data/demo/mnist/*.gz)

@@ -16,6 +16,7 @@ static const struct {
     {"export", cmd_export, "write a checkpoint's weights as PyTorch-compatible safetensors"},
     {"import", cmd_import, "make a checkpoint from safetensors weights (PyTorch state_dict names)"},
     {"bench", cmd_bench, "time training steps, evaluation and memory"},
+    {"plot", cmd_plot, "training curves of runs (metrics.jsonl) as a PNG"},
 };
 
 static void usage(FILE *f) {
