@@ -11,8 +11,9 @@ CFLAGS  ?= -O2 -march=native
 override CFLAGS += -std=c11 -ffp-contract=off -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -Iinclude -Isrc -MMD -MP
 override CFLAGS += -I/usr/include/cairo
 override LDLIBS += -lpng -lz -larchive -lm
-# src/viz (the pictures and the proxy A-distance, linked into the CLI only): cairo, liblinear
-VIZ_LIBS := -lcairo -llinear
+# src/viz (the pictures and the proxy A-distance, linked into the CLI only): cairo (+ fontconfig,
+# released at exit), liblinear
+VIZ_LIBS := -lcairo -lfontconfig -llinear
 
 ifeq ($(DEBUG),1)
   override CFLAGS += -O0
@@ -57,7 +58,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 .PHONY: all test clean fixtures deps demo bench bench-compare
 
 # Debian packages needed to build and test (apt-get; uses sudo when not root).
-DEPS := build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev libarchive-dev libcairo2-dev fonts-dejavu-core liblinear-dev
+DEPS := build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev libarchive-dev libcairo2-dev fonts-dejavu-core libfontconfig-dev liblinear-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 all: $(BUILD)/libdann.a $(BUILD)/dann
 
