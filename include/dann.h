@@ -42,20 +42,49 @@ typedef struct {
 /* A short English name for a status ("I/O error", ...). */
 const char *dann_status_str(dann_status s);
 
+/* A batch of B inputs: dense x (B, C, H, W) floats (a vector input as (B, D)), or, for a network
+ * whose first layer is fc on a vector input, a sparse batch in CSR form: the non-zeros of row b
+ * are col/val[rowptr[b] .. rowptr[b+1]). */
+typedef struct {
+    int B;
+    const float *x;          /* dense, or NULL when sparse */
+    const int64_t *rowptr;   /* sparse: B+1 offsets into col/val */
+    const int32_t *col;      /* column indices in [0, D), increasing within a row */
+    const float *val;
+} dann_input;
+
 /* ------------------------------------------------------------------------------------------ */
 /* Models                                                                                     */
 
 typedef struct dann_model dann_model;
 
-/* Creates a model of architecture `arch` ("py3") with PyTorch's default initialisation drawn
- * from an RNG seeded with `seed`. max_batch bounds the batch size of every later call (the
- * activation memory is allocated once, here). */
+/* Creates a model of architecture `arch` - a preset name ("py3", "paper-mnist", "paper-svhn",
+ * "paper-gtsrb", "shallow") or a network description (docs/NETWORKS.md) - with PyTorch's default
+ * initialisation drawn from an RNG seeded with `seed`. max_batch bounds the batch size of every
+ * later call (the activation memory is allocated once, here). A description that does not
+ * compile gives DANN_ERR_ARG with a one-line message naming the layer. */
 dann_status dann_model_new(dann_model **out, const char *arch, uint64_t seed, int max_batch,
                            dann_error *err);
 void dann_model_free(dann_model *m);
 
+/* The preset the model was made from, or "custom" for a description. */
 const char *dann_model_arch(const dann_model *m);
-/* Input shape (channels, height, width) and number of classes. */
+/* The model's network as canonical description text (the same network compiles from it). */
+const char *dann_model_description(const dann_model *m);
+/* Writes into buf (cap bytes) the canonical description of `arch` (a preset name or a
+ * description) with its input changed to (c, h, w) - for a vector network c numbers, h = w = 1 -
+ * and the class head's output to n_classes, each only when > 0. Returns DANN_ERR_ARG (message
+ * naming the layer) when the result does not compile or does not fit in buf. */
+dann_status dann_net_adapt(char *buf, size_t cap, const char *arch, int c, int h, int w,
+                           int n_classes, dann_error *err);
+/* 1 when arch names a preset. */
+int dann_net_is_preset(const char *arch);
+/* The input shape and class count of `arch` (preset or description), checked by compiling it;
+ * *is_vector is 1 for a feature-vector input (of c numbers). Any output pointer may be NULL. */
+dann_status dann_net_info(const char *arch, int *c, int *h, int *w, int *n_classes,
+                          int *is_vector, dann_error *err);
+/* Input shape (channels, height, width; a vector input of D numbers is (D, 1, 1)) and number
+ * of classes. */
 void dann_model_shape(const dann_model *m, int *c, int *h, int *w, int *n_classes);
 int dann_model_max_batch(const dann_model *m);
 
@@ -84,12 +113,17 @@ void dann_model_set_bn_count(dann_model *m, int i, int64_t count);
 /* Eval-mode forward (running BatchNorm statistics, no dropout): class log-probabilities
  * logp (B, n_classes) for images x (B, C, H, W). Any B >= 0; large B is processed in chunks. */
 void dann_model_predict(dann_model *m, const float *x, int B, float *logp);
+/* The same for a dense or sparse batch (sparse: a vector network whose first layer is fc). */
+void dann_model_predict_input(dann_model *m, const dann_input *in, float *logp);
+/* 1 when the network's input is a feature vector; 2 when it also accepts sparse batches. */
+int dann_model_input_is_vector(const dann_model *m);
 
 /* Size of the feature extractor's output (the input of both heads), per example. */
 int dann_model_feature_dim(const dann_model *m);
 /* Eval-mode features (B, dann_model_feature_dim) for images x (B, C, H, W): what both heads see
  * (for t-SNE pictures, the proxy A-distance, ...). Any B >= 0. */
 void dann_model_features(dann_model *m, const float *x, int B, float *feat);
+void dann_model_features_input(dann_model *m, const dann_input *in, float *feat);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Training                                                                                   */
@@ -151,6 +185,12 @@ typedef struct {
 dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys, int Bs,
                             const float *xt, const int32_t *yt, int Bt, double p,
                             dann_step_stats *stats, dann_error *err);
+
+/* dann_train_step on dense or sparse batches: src (with labels ys) and tgt (labels yt, used only
+ * in target-only mode); the same contract. */
+dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const int32_t *ys,
+                                  const dann_input *tgt, const int32_t *yt, double p,
+                                  dann_step_stats *stats, dann_error *err);
 
 /* Optimizer state for checkpoints: step count and the moment buffers (each n_params floats;
  * m2 is NULL for SGD). */

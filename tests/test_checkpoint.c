@@ -89,6 +89,7 @@ static ckpt_meta sample_meta(void) {
     meta.shuffle_rng[3] = UINT64_C(0xdeadbeefcafef00d);
     meta.best_val_acc = 0.8765f;
     meta.best_epoch = 5;
+    snprintf(meta.kv, sizeof meta.kv, "classes=[\"zero\",\"ein\",\"δύο\"]\nnorm.source=0.1307,0.3081\n");
     return meta;
 }
 
@@ -154,6 +155,13 @@ static int write_all(const char *path, const unsigned char *b, size_t len) {
     return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
+static unsigned char *find_bytes(unsigned char *hay, size_t n, const char *needle) {
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (!memcmp(hay + i, needle, k)) return hay + i;
+    return NULL;
+}
+
 static uint32_t le32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
@@ -175,8 +183,11 @@ static float f32_at(const unsigned char *p) {
     return f;
 }
 
-/* Recomputes both CRCs after a deliberate edit, so the reader's later checks are reached. */
+/* Recomputes the CRCs after a deliberate edit, so the reader's later checks are reached: the
+ * text block's (version 2, with a plausible length), the header's, the whole file's. */
 static void fix_crcs(unsigned char *b, size_t len) {
+    uint32_t T = le32(b + 272);
+    if (le32(b + 8) == 2 && T > 0 && 320 + (size_t)T < len) set_le32(b + 276, (uint32_t)crc32(0L, b + 320, T));
     set_le32(b + 316, (uint32_t)crc32(0L, b, 316));
     set_le32(b + len - 4, (uint32_t)crc32(0L, b, (uInt)(len - 4)));
 }
@@ -236,6 +247,9 @@ TEST(ckpt_roundtrip_adam_bit_exact) {
     CHECK(strcmp(dann_model_arch(m2), "py3") == 0, "arch %s", dann_model_arch(m2));
     CHECK(dann_model_max_batch(m2) == TB, "max batch %d, want the stored %d",
           dann_model_max_batch(m2), TB);
+    CHECK(strcmp(back.kv, meta.kv) == 0, "key/value lines '%s', want '%s'", back.kv, meta.kv);
+    CHECK(strcmp(dann_model_description(m2), dann_model_description(m)) == 0, "network '%s'",
+          dann_model_description(m2));
     CHECK(strcmp(back.preset, "py3") == 0 && back.epoch == 7 && back.step_in_epoch == 123 &&
               back.epochs == 100 && back.batch == TB && back.seed == meta.seed &&
               memcmp(back.shuffle_rng, meta.shuffle_rng, sizeof meta.shuffle_rng) == 0 &&
@@ -299,7 +313,8 @@ TEST(ckpt_weights_only) {
     dann_model_params(m, &n_params);
     dann_model_state(m, &n_state);
     unsigned char *b = read_all(path, &len);
-    CHECK(b && len == 320 + 4 * (n_params + n_state) + 8 * 5 + 4, "weights-only size %zu", len);
+    const size_t T = b && len > 320 ? le32(b + 272) : 0;  /* the version-2 text block */
+    CHECK(b && len == 320 + T + 4 * (n_params + n_state) + 8 * 5 + 4, "weights-only size %zu", len);
     free(b);
     if (ckpt_load(path, 0, &m2, NULL, NULL, &err) != DANN_OK) {
         CHECK(0, "load: %s", err.msg);
@@ -336,12 +351,19 @@ TEST(ckpt_layout_matches_doc) {
         CHECK(0, "cannot read %s", path);
         goto out;
     }
-    const size_t want = 320 + 4 * (3 * n_params + n_state) + 8 * 5 + 4;
+    /* the text block: the network, then the caller's key/value lines */
+    static char text[CKPT_TEXT_MAX + 1];
+    snprintf(text, sizeof text, "net=%s\n%s", dann_model_description(m), meta.kv);
+    const size_t T = strlen(text);
+    const size_t want = 320 + T + 4 * (3 * n_params + n_state) + 8 * 5 + 4;
     CHECK(len == want, "file size %zu, want %zu", len, want);
     if (len != want) goto done;
     CHECK(memcmp(b, "DANNCKPT", 8) == 0, "magic");
-    CHECK(le32(b + 8) == 1 && le32(b + 12) == 320, "version %u header size %u", le32(b + 8),
+    CHECK(le32(b + 8) == 2 && le32(b + 12) == 320, "version %u header size %u", le32(b + 8),
           le32(b + 12));
+    CHECK(le32(b + 272) == T, "text length %u, want %zu", le32(b + 272), T);
+    CHECK(memcmp(b + 320, text, T) == 0, "text block differs from '%s'", text);
+    CHECK(le32(b + 276) == (uint32_t)crc32(0L, (const unsigned char *)text, (uInt)T), "text crc");
     CHECK(memcmp(b + 16, "py3\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) == 0, "arch field");
     CHECK(memcmp(b + 32, "py3\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) == 0, "preset field");
     CHECK(le32(b + 48) == 3, "flags %u, want 3 (trainer + moment2)", le32(b + 48));
@@ -369,11 +391,11 @@ TEST(ckpt_layout_matches_doc) {
         CHECK(le64(b + 240 + 8 * i) == meta.shuffle_rng[i], "shuffle rng word %d", i);
     }
     int zero = 1;
-    for (int i = 272; i < 316; i++) zero &= b[i] == 0;
+    for (int i = 280; i < 316; i++) zero &= b[i] == 0;
     CHECK(zero, "reserved bytes not zero");
     CHECK(le32(b + 316) == (uint32_t)crc32(0L, b, 316), "header crc");
     CHECK(le32(b + len - 4) == (uint32_t)crc32(0L, b, (uInt)(len - 4)), "file crc");
-    size_t off = 320;
+    size_t off = 320 + T;
     CHECK(f32_at(b + off) == p[0] && f32_at(b + off + 4 * (n_params - 1)) == p[n_params - 1],
           "first/last parameter");
     off += 4 * n_params;
@@ -448,7 +470,8 @@ TEST(ckpt_corruption) {
     size_t n_params, n_state;
     dann_model_params(m, &n_params);
     dann_model_state(m, &n_state);
-    const size_t o_state = 320 + 4 * n_params, o_count = o_state + 4 * n_state;
+    const size_t T = le32(b + 272), o_text = 320, o_params = o_text + T;
+    const size_t o_state = o_params + 4 * n_params, o_count = o_state + 4 * n_state;
     const size_t o_m1 = o_count + 40, o_m2 = o_m1 + 4 * n_params;
 
     char missing[600];
@@ -460,7 +483,8 @@ TEST(ckpt_corruption) {
     expect_load_fail(bad, b, 0, DANN_ERR_FORMAT, "empty", "empty file");
 
     /* Truncations: inside the magic, the header, each payload, the final CRC. */
-    const size_t cuts[] = {3, 8, 11, 12, 100, 315, 319, 320, 321, 1000, o_state - 1, o_state + 5,
+    const size_t cuts[] = {3, 8, 11, 12, 100, 315, 319, 320, 321, o_params - 1, o_params,
+                           o_params + 1000, o_state - 1, o_state + 5,
                            o_count + 3, o_m1, o_m1 + 4 * 1000, o_m2 - 1, o_m2 + 12345,
                            len - 4, len - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
@@ -477,7 +501,15 @@ TEST(ckpt_corruption) {
         free(big);
     }
     /* Flipped payload bytes (and the final CRC itself): the file checksum. */
-    const size_t flips[] = {320, 320 + 4 * 1000 + 2, o_state + 7, o_count, o_count + 39,
+    for (size_t at = o_text; at < o_params; at += T / 3) {
+        char label[64];
+        snprintf(label, sizeof label, "flipped text byte %zu", at);
+        b[at] ^= 0x10;
+        expect_load_fail(bad, b, len, DANN_ERR_FORMAT, "text block checksum mismatch", label);
+        b[at] ^= 0x10;
+    }
+    const size_t flips[] = {o_params, o_params + 4 * 1000 + 2,
+                            o_state + 7, o_count, o_count + 39,
                             o_m1 + 3, o_m2 + 4 * (n_params - 1) + 3, len - 4, len - 1};
     for (size_t i = 0; i < sizeof flips / sizeof *flips; i++) {
         char label[64];
@@ -503,14 +535,45 @@ TEST(ckpt_corruption) {
     expect_load_fail(bad, b, len, DANN_ERR_FORMAT, "unsupported checkpoint version 99",
                      "version 99");
     expect_load_fail(bad, b, 40, DANN_ERR_FORMAT, "version 99", "version 99, truncated");
-    set_le32(b + 8, 1);
+    set_le32(b + 8, 2);
     /* Edits with valid CRCs reach the semantic checks. */
     unsigned char *e = malloc(len);
     if (!e) goto out;
     memcpy(e, b, len);
     memcpy(e + 16, "nonesuch", 8);
     fix_crcs(e, len);
-    expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "unknown architecture 'nonesuch'", "arch name");
+    expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "architecture field 'nonesuch'", "arch name");
+    /* The stored network must compile, and be the one the tensors were written for. */
+    memcpy(e, b, len);
+    {
+        unsigned char *net = find_bytes(e + o_text, T, "conv(50,5)");
+        CHECK(net != NULL, "py3's text lacks conv(50,5)");
+        if (net) memcpy(net, "conv(50,9)", 10);  /* 12x12 input: still compiles, other shapes */
+        memcpy(e + 16, "custom\0\0\0\0\0\0\0\0\0\0", 16);
+        fix_crcs(e, len);
+        expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "tensor layout differs", "edited network");
+        memcpy(e, b, len);
+        net = find_bytes(e + o_text, T, "conv(50,5)");
+        if (net) memcpy(net, "conv(50,99", 10);
+        fix_crcs(e, len);
+        expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "stored network", "broken network text");
+        memcpy(e, b, len);
+        e[o_text] = 'x';  /* "xet=": no network line */
+        fix_crcs(e, len);
+        expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "malformed text block", "text key");
+        memcpy(e, b, len);
+        e[o_text + 10] = '\0';
+        fix_crcs(e, len);
+        expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "malformed text block", "NUL in text");
+        memcpy(e, b, len);
+        set_le32(e + 272, 0x7fffffff);
+        fix_crcs(e, len);
+        expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "text block of", "huge text length");
+        memcpy(e, b, len);
+        set_le32(e + 272, (uint32_t)T + 4);
+        fix_crcs(e, len);
+        expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "", "text length past its end");
+    }
     memcpy(e, b, len);
     set_le32(e + 52, le32(e + 52) ^ 1);
     fix_crcs(e, len);
@@ -527,6 +590,10 @@ TEST(ckpt_corruption) {
     e[300] = 1;
     fix_crcs(e, len);
     expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "reserved", "reserved byte");
+    memcpy(e, b, len);
+    set_le32(e + 8, 1);  /* version 1 has no text block: its length field must be zero */
+    fix_crcs(e, len);
+    expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "reserved", "version 1 with a text block");
     memcpy(e, b, len);
     e[60] = 7;
     fix_crcs(e, len);
@@ -667,5 +734,63 @@ TEST(ckpt_atomic_save) {
     CHECK(ckpt_save(path, m, t, &meta, &err) == DANN_ERR_ARG, "over-long preset accepted");
 out:
     free(orig);
+    free_pair(m, t);
+}
+
+/* ckpt_kv_set / ckpt_kv_get on hand-made text; malformed keys and values refused. */
+TEST(ckpt_kv_lines) {
+    static char kv[CKPT_KV_MAX];
+    char v[64];
+    dann_error err;
+    kv[0] = 0;
+    CHECK(ckpt_kv_set(kv, "classes", "[\"a\",\"b\"]", &err) == DANN_OK, "set: %s", err.msg);
+    CHECK(ckpt_kv_set(kv, "norm.source", "0.5,0.5", &err) == DANN_OK, "set: %s", err.msg);
+    CHECK(ckpt_kv_set(kv, "classes", "[\"c\"]", &err) == DANN_OK, "reset: %s", err.msg);
+    CHECK(strcmp(kv, "norm.source=0.5,0.5\nclasses=[\"c\"]\n") == 0, "text '%s'", kv);
+    CHECK(ckpt_kv_get(kv, "classes", v, sizeof v) && !strcmp(v, "[\"c\"]"), "get classes '%s'", v);
+    CHECK(ckpt_kv_get(kv, "norm.source", v, sizeof v) && !strcmp(v, "0.5,0.5"), "get norm");
+    CHECK(!ckpt_kv_get(kv, "norm", v, sizeof v), "a key's prefix is not the key");
+    CHECK(!ckpt_kv_get(kv, "classes", v, 3), "a value that does not fit is not returned");
+    CHECK(ckpt_kv_set(kv, "Bad Key", "1", &err) == DANN_ERR_ARG, "key with a space accepted");
+    CHECK(ckpt_kv_set(kv, "k", "a\nb", &err) == DANN_ERR_ARG, "value with a newline accepted");
+    static char big[CKPT_KV_MAX];
+    memset(big, 'x', sizeof big - 10);
+    big[sizeof big - 10] = 0;
+    CHECK(ckpt_kv_set(kv, "big", big, &err) == DANN_ERR_ARG, "overflow accepted");
+}
+
+/* A version-1 file (no text block; written by earlier builds, py3 only) still loads. */
+TEST(ckpt_reads_version_1) {
+    dann_model *m, *m2;
+    dann_trainer *t, *t2;
+    if (new_pair(&m, &t, "py3", 71)) return;
+    if (train_range(t, 0, 2, 10)) goto out;
+    char path[512], old[512];
+    snprintf(path, sizeof path, "%s/v2.ckpt", test_tmpdir());
+    snprintf(old, sizeof old, "%s/v1.ckpt", test_tmpdir());
+    dann_error err;
+    CHECK(ckpt_save(path, m, t, NULL, &err) == DANN_OK, "save: %s", err.msg);
+    size_t len;
+    unsigned char *b = read_all(path, &len);
+    if (!b) goto out;
+    const size_t T = le32(b + 272);
+    memmove(b + 320, b + 320 + T, len - 320 - T);
+    len -= T;
+    set_le32(b + 8, 1);
+    set_le32(b + 272, 0);
+    set_le32(b + 276, 0);
+    fix_crcs(b, len);
+    CHECK(write_all(old, b, len) == 0, "write %s", old);
+    if (ckpt_load(old, 0, &m2, &t2, NULL, &err) != DANN_OK) {
+        CHECK(0, "version 1: %s", err.msg);
+    } else {
+        same_state(m, t, m2, t2, "version 1");
+        free_pair(m2, t2);
+    }
+    memcpy(b + 16, "paper-mnist\0", 12);  /* version 1 knew only py3 */
+    fix_crcs(b, len);
+    expect_load_fail(old, b, len, DANN_ERR_FORMAT, "unknown architecture", "version 1, other arch");
+    free(b);
+out:
     free_pair(m, t);
 }

@@ -3,7 +3,7 @@
  * reversal layer's semantics, the step applying exactly that gradient, PyTorch-default
  * initialisation statistics, bit-exact determinism and the NaN guard of dann_train_step.
  *
- * The gradient tests drive the architecture directly (m->arch->forward/backward on m->pass[0]
+ * The gradient tests drive the architecture directly (m->net->forward/backward on m->pass[0]
  * (source) and m->pass[1] (target)) the way src/model/step.c does, with the dropout masks fixed
  * (masks_given, factors 0 or 2) and BatchNorm in training mode, so the losses
  *   Lc = NLL(class(source), y)    Ld = NLL(domain(source), 0) + NLL(domain(target), 1)
@@ -107,8 +107,8 @@ static int fixture_new(fixture *f, int B, uint64_t seed) {
     /* BN affine parameters away from their initial 1 / 0, so that their roles are distinct. */
     dann_rng rng;
     rng_seed(&rng, seed + 100);
-    for (int i = 0; i < m->arch->n_tensors; i++) {
-        const tensor_spec *t = &m->arch->tensors[i];
+    for (int i = 0; i < m->net->n_tensors; i++) {
+        const tensor_spec *t = &m->net->tensors[i];
         if (t->kind != TENSOR_PARAM || t->ndim != 1 || t->init == INIT_FANIN) continue;
         for (int k = 0; k < t->shape[0]; k++)
             m->t[i][k] = t->init == INIT_ONE ? 0.5f + rng_uniform(&rng) : rng_uniform(&rng) - 0.5f;
@@ -143,8 +143,8 @@ static void forward_both(fixture *f) {
     dann_model *m = f->m;
     dann_rng unused;
     rng_seed(&unused, 0);
-    m->arch->forward(m, &m->pass[0], f->xs, f->B, 1, HEAD_CLASS | HEAD_DOMAIN, &unused);
-    m->arch->forward(m, &m->pass[1], f->xt, f->B, 1, HEAD_CLASS | HEAD_DOMAIN, &unused);
+    model_forward_dense(m, &m->pass[0], f->xs, f->B, 1, HEAD_CLASS | HEAD_DOMAIN, &unused);
+    model_forward_dense(m, &m->pass[1], f->xt, f->B, 1, HEAD_CLASS | HEAD_DOMAIN, &unused);
 }
 
 static double nll_double(const float *logp, const int32_t *y, int B, int C) {
@@ -158,7 +158,7 @@ static double nll_double(const float *logp, const int32_t *y, int B, int C) {
  * parameter vectors with the same pattern lie in one smooth piece of the loss. */
 static uint64_t kink_signature(const dann_model *m) {
     uint64_t h = 1469598103934665603ULL;
-    size_t na = m->arch->acts_floats(m->max_batch), ni = m->arch->idx_count(m->max_batch);
+    size_t na = model_acts_floats(m), ni = model_idx_count(m);
     for (int p = 0; p < 2; p++) {
         const float *a = m->pass[p].acts;
         const int32_t *idx = m->pass[p].idx;
@@ -174,7 +174,7 @@ static void eval_losses(fixture *f, double *lc, double *ld, uint64_t *sig) {
     dann_model *m = f->m;
     save_bn(f);
     forward_both(f);
-    *lc = nll_double(m->pass[0].logp_class, f->ys, f->B, m->arch->n_classes);
+    *lc = nll_double(m->pass[0].logp_class, f->ys, f->B, m->net->n_classes);
     *ld = nll_double(m->pass[0].logp_domain, f->zeros, f->B, 2) +
           nll_double(m->pass[1].logp_domain, f->ones, f->B, 2);
     if (sig) *sig = kink_signature(m);
@@ -186,7 +186,7 @@ enum { LOSS_CLASS = 1, LOSS_DOMAIN = 2 };
  * dom_scale (1 normally; -1 to negate it instead of reversing it). BN state untouched. */
 static void compute_grad(fixture *f, int losses, float lambda, float dom_scale) {
     dann_model *m = f->m;
-    const arch_ops *a = m->arch;
+    const net_plan *a = m->net;
     pass_t *ps = &m->pass[0], *pt = &m->pass[1];
     save_bn(f);
     memset(m->grad, 0, m->n_params * sizeof(float));
@@ -203,10 +203,10 @@ static void compute_grad(fixture *f, int losses, float lambda, float dom_scale) 
     if (losses & LOSS_DOMAIN) {
         logsoftmax_nll_backward(ps->dlogit_domain, ps->logp_domain, f->zeros, f->B, 2, dom_scale);
         logsoftmax_nll_backward(pt->dlogit_domain, pt->logp_domain, f->ones, f->B, 2, dom_scale);
-        a->backward(m, pt, f->xt, HEAD_DOMAIN, lambda);
+        model_backward(m, pt, HEAD_DOMAIN, lambda);
         heads |= HEAD_DOMAIN;
     }
-    a->backward(m, ps, f->xs, heads, lambda);
+    model_backward(m, ps, heads, lambda);
     restore_bn(f);
     /* The kink pattern at these parameters, with the dlogit buffers (inside the activations)
      * as they now stay. */
@@ -258,7 +258,7 @@ static dd_result directional(fixture *f, int t0, int t1, int mode, double eps_fi
     dann_model *m = f->m;
     size_t o0 = SIZE_MAX, o1 = 0;
     for (int i = t0; i < t1; i++) {
-        if (m->arch->tensors[i].kind != TENSOR_PARAM) continue;
+        if (m->net->tensors[i].kind != TENSOR_PARAM) continue;
         dann_tensor_info info;
         dann_model_tensors(m, i, &info);
         if (info.offset < o0) o0 = info.offset;
@@ -273,7 +273,7 @@ static dd_result directional(fixture *f, int t0, int t1, int mode, double eps_fi
     rng_seed(&rng, seed);
     double an_unit = 0;
     for (int i = t0; i < t1; i++) {
-        if (m->arch->tensors[i].kind != TENSOR_PARAM) continue;
+        if (m->net->tensors[i].kind != TENSOR_PARAM) continue;
         dann_tensor_info info;
         dann_model_tensors(m, i, &info);
         size_t a = info.offset - o0, b = a + info.numel;
@@ -344,8 +344,8 @@ static dd3_result aligned3(fixture *f, int ti, double cc, double cd, uint64_t se
 /* A bias feeding a BatchNorm (conv/linear bias followed by a BN weight in the table) has a zero
  * true gradient: the batch mean subtraction removes any per-channel constant. */
 static int bias_before_bn(const dann_model *m, int i) {
-    const tensor_spec *t = m->arch->tensors;
-    if (i + 1 >= m->arch->n_tensors || !strstr(t[i].name, ".bias")) return 0;
+    const tensor_spec *t = m->net->tensors;
+    if (i + 1 >= m->net->n_tensors || !strstr(t[i].name, ".bias")) return 0;
     return t[i + 1].kind == TENSOR_PARAM && t[i + 1].init == INIT_ONE;
 }
 
@@ -359,9 +359,9 @@ TEST(model_directional_derivatives_total_loss) {
     compute_grad(&f, LOSS_CLASS | LOSS_DOMAIN, -1.0f, 1.0f);
     double worst = 0, worst_rel = 0;
     int n_checked = 0, n_zero = 0, shrinks = 0, kinked = 0;
-    for (int i = 0; i < m->arch->n_tensors; i++) {
-        const char *name = m->arch->tensors[i].name;
-        if (m->arch->tensors[i].kind != TENSOR_PARAM) continue;
+    for (int i = 0; i < m->net->n_tensors; i++) {
+        const char *name = m->net->tensors[i].name;
+        if (m->net->tensors[i].kind != TENSOR_PARAM) continue;
         dd3_result r = aligned3(&f, i, 1.0, 1.0, 1000 + 10 * (uint64_t)i);
         kinked += r.kinked;
         if (bias_before_bn(m, i)) {
@@ -394,7 +394,7 @@ TEST(model_directional_derivatives_total_loss) {
     double worst_rnd = 0, worst_abs = 0;
     int n_big = 0;  /* directions whose change is well above the noise floor */
     for (int k = 0; k < 8; k++) {
-        dd_result r = directional(&f, 0, m->arch->n_tensors, DIR_RANDOM, DD_EPS_RANDOM, 77 + k);
+        dd_result r = directional(&f, 0, m->net->n_tensors, DIR_RANDOM, DD_EPS_RANDOM, 77 + k);
         double fd = r.fd_c + r.fd_d, ratio;
         int ok = dd_close(fd, r.an, DD_TOL_RANDOM, &ratio);
         worst_rnd = fmax(worst_rnd, ratio);
@@ -490,14 +490,14 @@ TEST(model_grl_properties) {
     double worst07 = 0, feat_max = 0;
     /* Scale of the feature gradients, for the rounding tolerance of the lambda 0.7 check (the
      * biases feeding a BatchNorm have a true gradient of 0 and hold rounding noise only). */
-    for (int i = 0; i < m->arch->n_tensors; i++) {
+    for (int i = 0; i < m->net->n_tensors; i++) {
         dann_tensor_info info;
         dann_model_tensors(m, i, &info);
         if (info.kind != 0 || tensor_part(info.name) != PART_FEATURE) continue;
         for (size_t k = 0; k < info.numel; k++) feat_max = fmax(feat_max, fabs(gm1[info.offset + k]));
     }
-    for (int i = 0; i < m->arch->n_tensors; i++) {
-        const tensor_spec *t = &m->arch->tensors[i];
+    for (int i = 0; i < m->net->n_tensors; i++) {
+        const tensor_spec *t = &m->net->tensors[i];
         if (t->kind != TENSOR_PARAM) continue;
         dann_tensor_info info;
         dann_model_tensors(m, i, &info);

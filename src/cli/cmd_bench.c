@@ -236,7 +236,7 @@ int cmd_bench(int argc, char **argv) {
     double eval_ips = eval_batch / median(times, 5);
 
     // (e) FLOPs and the arithmetic bound
-    double flops = m->arch->step_flops(B, B);
+    double flops = net_step_flops(m->net, B, B);
     double gf = sgemm_gflops(), cf = conv_gflops(threads);
     double peak = cf > gf ? cf : gf;  // the faster of the two measured matrix-product rates
     double bound_s = flops / (peak * 1e9);
@@ -282,11 +282,15 @@ int cmd_bench(int argc, char **argv) {
         printf("  step profile    (mean of %d steps, timers on: %.1f ms per step)\n", reps,
                prof_total / reps * 1e3);
         for (int i = 0; i < PROF_N; i++) {
+            if (!dann_prof.label[i] && i != PROF_OPTIM) continue;
             sum += dann_prof.s[i];
-            printf("    %-20s %6.2f ms  %4.1f%%\n", dann_prof_names[i], dann_prof.s[i] / reps * 1e3,
+            char what[80];
+            snprintf(what, sizeof what, "%s %s", i == PROF_OPTIM ? "optimizer" : dann_prof.label[i],
+                     i == PROF_OPTIM ? "" : dann_prof.backward[i] ? "backward" : "forward");
+            printf("    %-40s %6.2f ms  %4.1f%%\n", what, dann_prof.s[i] / reps * 1e3,
                    100.0 * dann_prof.s[i] / prof_total);
         }
-        printf("    %-20s %6.2f ms  %4.1f%%\n", "other", (prof_total - sum) / reps * 1e3,
+        printf("    %-40s %6.2f ms  %4.1f%%\n", "other", (prof_total - sum) / reps * 1e3,
                100.0 * (prof_total - sum) / prof_total);
     }
     free(xs), free(xt), free(logp), free(ys), free(times);

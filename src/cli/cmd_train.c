@@ -20,6 +20,7 @@
 #include "cli/json.h"
 #include "cli/progress.h"
 #include "cli/trainloop.h"
+#include "io/checkpoint.h"
 
 #define CMD "train"
 #define SPEC_LEN 4096
@@ -29,10 +30,16 @@ static void usage(FILE *f) {
 "usage: dann train --source SPEC --target SPEC --out RUN_DIR [options]\n"
 "       dann train --resume RUN_DIR/last.ckpt [options]\n"
 "\n"
-"Trains the py3 model (fungtion/DANN_py3) with domain-adversarial training or a baseline.\n"
+"Trains a network (default py3, the network of fungtion/DANN_py3) with domain-adversarial\n"
+"training or a baseline.\n"
 "SPEC is mnist:DIR, mnistm:PATH (folder or mnist_m.tar.gz), folder:DIR (labelled class\n"
 "sub-folders) or images:DIR (unlabelled).\n"
 "\n"
+"  --arch NET             network: a preset (py3, paper-mnist, paper-svhn, paper-gtsrb,\n"
+"                         shallow) or a description (docs/NETWORKS.md); default py3. A\n"
+"                         preset's class head takes the number of classes of the data\n"
+"  --input CxHxW          a preset's input size (images are resized to it); default the\n"
+"                         preset's own (py3 3x28x28)\n"
 "  --preset py3|paper     hyper-parameters (default py3: Adam 1e-3, 100 epochs, batch 128)\n"
 "  --mode dann|source-only|target-only   (default dann)\n"
 "  --source SPEC          labelled source training data\n"
@@ -57,7 +64,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
-    const char *preset, *source, *target, *source_test, *target_test, *out, *resume;
+    const char *preset, *source, *target, *source_test, *target_test, *out, *resume, *arch, *input;
     int mode;            /* index in MODES, -1 = not given */
     int epochs, batch, threads, source_val, max_steps, eval_max, progress, quiet;
     int has_seed, has_lr;
@@ -76,6 +83,8 @@ static int parse(train_args *a, int argc, char **argv) {
             usage(stdout);
             return 0;
         } else if (args_is(&ap, "--preset")) args_str(&ap, &a->preset);
+        else if (args_is(&ap, "--arch")) args_str(&ap, &a->arch);
+        else if (args_is(&ap, "--input")) args_str(&ap, &a->input);
         else if (args_is(&ap, "--mode")) args_choice(&ap, MODES, &a->mode);
         else if (args_is(&ap, "--source")) args_str(&ap, &a->source);
         else if (args_is(&ap, "--target")) args_str(&ap, &a->target);
@@ -107,10 +116,11 @@ typedef struct {
 } run_info;
 
 static int write_run_json(const char *dir, const train_args *a, const char *mode, double lr,
-                          const char *src_test, const char *tgt_test) {
+                          const char *src_test, const char *tgt_test, const char *net) {
     json_buf j;
     json_begin(&j);
     json_str(&j, "preset", a->preset);
+    json_str(&j, "arch", net);
     json_str(&j, "mode", mode);
     json_str(&j, "source", a->source);
     json_str(&j, "target", a->target);
@@ -242,9 +252,9 @@ static int online_cpus(void) {
     return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
 
-static int load(dataset *ds, const char *spec, int split, int quiet, dann_error *err) {
+static int load(dataset *ds, const char *spec, int split, int h, int w, int quiet, dann_error *err) {
     double t0 = progress_now();
-    if (dataset_load(ds, spec, split, 28, 28, err)) return args_fail(CMD, err);
+    if (dataset_load(ds, spec, split, h, w, err)) return args_fail(CMD, err);
     if (!quiet)
         printf("data: %-14s %6d images  %s  (%.1f s)\n", ds->name, ds->n, spec, progress_now() - t0);
     return 0;
@@ -325,6 +335,45 @@ int cmd_train(int argc, char **argv) {
     const char *src_test = a.source_test ? a.source_test : default_test(a.source);
     const char *tgt_test = a.target_test ? a.target_test : default_test(a.target);
 
+    /* The network: on --resume the checkpoint's; else --arch (a preset or a description), a
+     * preset with its input changed by --input. */
+    static char net[4096];
+    static ckpt_info info;
+    int NC, NH, NW, NCLS, NVEC, preset_net = 0;
+    if (a.resume) {
+        if (ckpt_peek(a.resume, &info, &err)) return args_fail(CMD, &err);
+        snprintf(net, sizeof net, "%s", info.net);
+        if (dann_net_info(net, &NC, &NH, &NW, &NCLS, &NVEC, &err)) return args_fail(CMD, &err);
+        if (a.input) return args_usage(CMD, "--input cannot change on --resume");
+        if (a.arch) {
+            char want[4096];
+            if (dann_net_adapt(want, sizeof want, a.arch, NC, NVEC ? 1 : NH, NVEC ? 1 : NW, NCLS, &err))
+                return args_fail(CMD, &err);
+            if (strcmp(want, net))
+                return args_usage(CMD, "--arch %s is not the network of the run being resumed "
+                                  "(%s: %s)", a.arch, a.resume, net);
+        }
+    } else {
+        const char *arch = a.arch ? a.arch : "py3";
+        int c = 0, h = 0, w = 0;
+        preset_net = dann_net_is_preset(arch);
+        if (a.input) {
+            if (!preset_net)
+                return args_usage(CMD, "--input applies to presets; a description gives its own "
+                                  "input ('in CxHxW;')");
+            char tail;
+            int k = sscanf(a.input, "%dx%dx%d%c", &c, &h, &w, &tail);
+            if (k != 3 || c < 1 || h < 1 || w < 1 || c > 4096 || h > 65536 || w > 65536)
+                return args_usage(CMD, "--input %s: expected CxHxW, e.g. 3x32x32", a.input);
+        }
+        if (dann_net_adapt(net, sizeof net, arch, c, h, w, 0, &err) ||
+            dann_net_info(net, &NC, &NH, &NW, &NCLS, &NVEC, &err))
+            return args_fail(CMD, &err);
+    }
+    if (NVEC)
+        return args_usage(CMD, "%s: this network takes feature vectors; dann train reads images "
+                          "only so far", net);
+
     /* A fresh run never touches an existing run's files (a folder whose run stopped before its
      * first epoch, holding only run.json, may be reused). */
     if (!a.resume) {
@@ -344,10 +393,27 @@ int cmd_train(int argc, char **argv) {
     dann_threads_set(a.threads ? a.threads : online_cpus());
     dataset src = {0}, tgt = {0}, src_t = {0}, tgt_t = {0};
     rc = 1;
-    if (load(&src, a.source, DATA_TRAIN, a.quiet, &err) || load(&tgt, a.target, DATA_TRAIN, a.quiet, &err))
+    if (load(&src, a.source, DATA_TRAIN, NH, NW, a.quiet, &err) ||
+        load(&tgt, a.target, DATA_TRAIN, NH, NW, a.quiet, &err))
         goto out;
-    if (src_test && load(&src_t, src_test, DATA_TEST, a.quiet, &err)) goto out;
-    if (tgt_test && load(&tgt_t, tgt_test, DATA_TEST, a.quiet, &err)) goto out;
+    if (src_test && load(&src_t, src_test, DATA_TEST, NH, NW, a.quiet, &err)) goto out;
+    if (tgt_test && load(&tgt_t, tgt_test, DATA_TEST, NH, NW, a.quiet, &err)) goto out;
+    /* The class head against the data: a preset takes the data's class count; a description
+     * written out must match it. */
+    const dataset *labelled = cfg.mode == DANN_MODE_TARGET_ONLY ? &tgt : &src;
+    if (labelled->n_classes != NCLS) {
+        if (a.resume || !preset_net) {
+            fprintf(stderr, "dann %s: %s: %d classes, but the network's class head has %d outputs "
+                    "(%s)\n", CMD, labelled->name, labelled->n_classes, NCLS, net);
+            goto out;
+        }
+        if (dann_net_adapt(net, sizeof net, net, 0, 0, 0, labelled->n_classes, &err)) {
+            rc = args_fail(CMD, &err);
+            goto out;
+        }
+        NCLS = labelled->n_classes;
+    }
+    if (!a.quiet) printf("net:  %s\n", net);
     if (!a.quiet && (!src_test || !tgt_test))
         printf("note: no %s test set given (--%s-test SPEC); that evaluation is skipped\n",
                !src_test ? "source" : "target", !src_test ? "source" : "target");
@@ -357,7 +423,7 @@ int cmd_train(int argc, char **argv) {
         goto out;
     }
     if (!a.resume && write_run_json(a.out, &a, MODES[a.mode < 0 ? 0 : a.mode], cfg.lr, src_test,
-                                    tgt_test))
+                                    tgt_test, net))
         goto out;
 
     trainloop_opts o = {0};
@@ -368,6 +434,7 @@ int cmd_train(int argc, char **argv) {
     o.source_val = a.source_val;
     o.seed = a.seed;
     o.preset = a.preset;
+    o.arch = net;
     o.out_dir = a.out;
     o.resume = a.resume;
     o.progress = a.progress;

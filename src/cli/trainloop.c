@@ -211,8 +211,8 @@ static void mem_free(loop_mem *L) {
     free(L->ys), free(L->yt), free(L->xs), free(L->xt);
 }
 
-static dann_status check_inputs(const trainloop_opts *o, const trainloop_data *d, int h, int w,
-                                dann_mode mode, dann_error *err) {
+static dann_status check_inputs(const trainloop_opts *o, const trainloop_data *d, int c, int h,
+                                int w, int n_classes, dann_mode mode, dann_error *err) {
     if (o->epochs < 1 || o->epochs > MAX_EPOCHS)
         return dann_fail(err, DANN_ERR_ARG, "epochs must be in [1, %d], got %d", MAX_EPOCHS, o->epochs);
     if (o->batch < 1) return dann_fail(err, DANN_ERR_ARG, "batch must be >= 1, got %d", o->batch);
@@ -223,15 +223,15 @@ static dann_status check_inputs(const trainloop_opts *o, const trainloop_data *d
         const dataset *ds = all[k];
         if (k < 2 && (!ds || ds->n < 1))
             return dann_fail(err, DANN_ERR_ARG, "the %s training set is empty", k ? "target" : "source");
-        if (ds && (ds->h != h || ds->w != w || (ds->c != 1 && ds->c != 3)))
-            return dann_fail(err, DANN_ERR_ARG, "%s: images are %dx%dx%d, the model takes %dx%dx3",
-                             ds->name, ds->c, ds->h, ds->w, h, w);
+        if (ds && (ds->h != h || ds->w != w || (ds->c != c && !(ds->c == 1 && c == 3))))
+            return dann_fail(err, DANN_ERR_ARG, "%s: images are %dx%dx%d, the model takes %dx%dx%d",
+                             ds->name, ds->c, ds->h, ds->w, c, h, w);
     }
     const dataset *lab = mode == DANN_MODE_TARGET_ONLY ? d->tgt : d->src;
     for (int i = 0; i < lab->n; i++)
-        if (lab->y[i] < 0 || lab->y[i] >= 10)
-            return dann_fail(err, DANN_ERR_ARG, "%s: image %d has no class label in [0, 10) (label %d)",
-                             lab->name, i, lab->y[i]);
+        if (lab->y[i] < 0 || lab->y[i] >= n_classes)
+            return dann_fail(err, DANN_ERR_ARG, "%s: image %d has no class label in [0, %d) (label %d)",
+                             lab->name, i, n_classes, lab->y[i]);
     if (o->source_val >= d->src->n)
         return dann_fail(err, DANN_ERR_ARG, "source-val %d leaves no source training image (%s has %d)",
                          o->source_val, d->src->name, d->src->n);
@@ -325,7 +325,7 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
                            "choose another --out)", o->out_dir, p_last);
             goto done;
         }
-        if ((st = dann_model_new(&L.m, "py3", o->seed, o->batch, err))) goto done;
+        if ((st = dann_model_new(&L.m, o->arch ? o->arch : "py3", o->seed, o->batch, err))) goto done;
         if ((st = dann_trainer_new(&L.t, L.m, cfg, trainloop_seed(o->seed, 1), err))) goto done;
         rng_seed((dann_rng *)meta.shuffle_rng, trainloop_seed(o->seed, 2));
         snprintf(meta.preset, sizeof meta.preset, "%s", o->preset ? o->preset : "");
@@ -337,7 +337,7 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     const dann_mode mode = dann_trainer_config(L.t)->mode;
     int C, H, W, NC;
     dann_model_shape(L.m, &C, &H, &W, &NC);
-    if ((st = check_inputs(o, d, H, W, mode, err))) goto done;
+    if ((st = check_inputs(o, d, C, H, W, NC, mode, err))) goto done;
 
     /* Index sets and buffers, allocated once. */
     const int B = o->batch, n_val = o->source_val, ns = d->src->n - n_val, nt = d->tgt->n;

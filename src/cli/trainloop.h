@@ -51,7 +51,8 @@ typedef struct {
     int eval_every;            /* evaluate after every k-th epoch and the last; 0 or 1 = all */
     int source_val;            /* hold out N source training images for model selection */
     uint64_t seed;
-    const char *preset;        /* stored in checkpoints ("py3") */
+    const char *preset;        /* the recipe, stored in checkpoints ("py3", "paper") */
+    const char *arch;          /* network (preset name or description) of a fresh run; NULL: py3 */
     const char *out_dir;       /* run folder (must exist); NULL writes no files at all */
     const char *resume;        /* checkpoint to continue from, or NULL for a fresh run */
     const char *label;         /* prefix of progress and epoch lines (e.g. "dann"), or NULL */

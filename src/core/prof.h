@@ -1,22 +1,21 @@
-/* prof.h - where a training step's time goes: wall time per phase of the py3 step, summed over
- * calls while prof.on is set (dann bench --profile). Off, each PROF costs one branch. */
+/* prof.h - where a training step's time goes: wall time per op of the network (forward and
+ * backward separately) and of the optimizer, summed over calls while prof.on is set
+ * (dann bench --profile). Off, each PROF costs one branch. */
 #ifndef DANN_PROF_H
 #define DANN_PROF_H
 
 #include <time.h>
 
-enum {
-    PROF_CONV1_FWD, PROF_BN1_STATS, PROF_BN1_APPLY, PROF_CONV2_FWD, PROF_BN2_STATS,
-    PROF_BN2_APPLY, PROF_HEADS_FWD, PROF_HEADS_BWD, PROF_BN2_BWD, PROF_CONV2_BWD, PROF_BN1_BWD,
-    PROF_CONV1_BWD, PROF_OPTIM, PROF_N
-};
+#define PROF_N 256
+enum { PROF_OPTIM = PROF_N - 1 };
 
 typedef struct {
     int on;
     double s[PROF_N];
+    const char *label[PROF_N];  /* the op's layer name (set while profiling), NULL = unused */
+    int backward[PROF_N];       /* 1: the backward of that op */
 } dann_prof_t;
 extern dann_prof_t dann_prof;
-extern const char *const dann_prof_names[PROF_N];
 
 static inline double prof_clock(void) {
     struct timespec ts;
@@ -24,12 +23,24 @@ static inline double prof_clock(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The slot of op i's forward (bwd 0) or backward (bwd 1), labelled `name` while profiling. */
+static inline int prof_slot(int i, int bwd, const char *name) {
+    int k = 2 * i + bwd;
+    if (k >= PROF_OPTIM) k = PROF_OPTIM - 1;
+    if (dann_prof.on) {
+        dann_prof.label[k] = name;
+        dann_prof.backward[k] = bwd;
+    }
+    return k;
+}
+
 #define PROF(section, ...)                                         \
     do {                                                         \
         if (dann_prof.on) {                                      \
+            const int prof_k_ = (section);                       \
             const double prof_t0_ = prof_clock();                \
             __VA_ARGS__;                                         \
-            dann_prof.s[section] += prof_clock() - prof_t0_;     \
+            dann_prof.s[prof_k_] += prof_clock() - prof_t0_;     \
         } else {                                                 \
             __VA_ARGS__;                                         \
         }                                                        \

@@ -6,9 +6,14 @@
  * in memory; the payloads are streamed through a 64 KiB buffer while a running CRC-32 (zlib's)
  * covers every byte; the file ends with that CRC.
  *
+ * Version 2 adds a text block after the header (its length in the header): "key=value" lines,
+ * the first "net=<canonical network description>", then the caller's own (ckpt_meta.kv). A
+ * version-1 file (no text block) names its architecture in the header; it can only be py3.
+ *
  * Load order, chosen so each error names the actual problem: open -> magic -> version -> header
- * size -> header CRC -> field ranges -> architecture known -> model created -> tensor fingerprint
- * and sizes -> file length (truncated / trailing bytes) -> payloads -> file CRC. Payloads are
+ * size -> header CRC -> field ranges -> text block -> network compiled -> model created ->
+ * tensor fingerprint and sizes -> file length (truncated / trailing bytes) -> payloads -> file
+ * CRC. Payloads are
  * decoded straight into the new model's (and trainer's) buffers; on any failure both are freed,
  * so a caller never sees a half-restored model. */
 #include <errno.h>
@@ -35,8 +40,8 @@ enum {
     OFF_LAMBDA_MAX = 136, OFF_LR_SCHEDULE = 144, OFF_EPOCH = 148, OFF_STEP_IN_EPOCH = 152,
     OFF_EPOCHS = 156, OFF_BATCH = 160, OFF_BEST_EPOCH = 164, OFF_BEST_VAL_ACC = 168,
     OFF_N_BN_COUNTS = 172, OFF_STEPS = 176, OFF_SEED = 184, OFF_N_PARAMS = 192,
-    OFF_N_STATE = 200, OFF_TRAINER_RNG = 208, OFF_SHUFFLE_RNG = 240, OFF_RESERVED = 272,
-    OFF_HEADER_CRC = 316
+    OFF_N_STATE = 200, OFF_TRAINER_RNG = 208, OFF_SHUFFLE_RNG = 240, OFF_TEXT_LEN = 272,
+    OFF_TEXT_CRC = 276, OFF_RESERVED = 280, OFF_HEADER_CRC = 316
 };
 _Static_assert(OFF_HEADER_CRC + 4 == CKPT_HEADER_SIZE, "header layout");
 
@@ -159,7 +164,80 @@ static int get_name(char *out, const unsigned char *p, int allow_empty) {
 
 static uint64_t expected_size(const ckpt_info *h) {
     uint64_t floats = h->n_params * (uint64_t)(1 + h->has_trainer + h->has_moment2) + h->n_state;
-    return CKPT_HEADER_SIZE + 4 * floats + 8 * (uint64_t)h->n_bn_counts + 4;
+    return CKPT_HEADER_SIZE + h->text_len + 4 * floats + 8 * (uint64_t)h->n_bn_counts + 4;
+}
+
+/* ---- the key/value text ---- */
+
+static int key_ok(const char *k, size_t n) {
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = k[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The line of kv holding key, or NULL; *len receives the line's length without its newline. */
+static const char *kv_find(const char *kv, const char *key, size_t *len) {
+    const size_t kl = strlen(key);
+    for (const char *line = kv; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n > kl && line[kl] == '=' && !strncmp(line, key, kl)) {
+            *len = n;
+            return line;
+        }
+        line += n + (nl != NULL);
+    }
+    return NULL;
+}
+
+int ckpt_kv_get(const char *kv, const char *key, char *out, size_t cap) {
+    size_t n;
+    const char *line = kv_find(kv, key, &n);
+    if (!line) return 0;
+    size_t vl = n - strlen(key) - 1;
+    if (vl + 1 > cap) return 0;
+    memcpy(out, line + strlen(key) + 1, vl);
+    out[vl] = '\0';
+    return 1;
+}
+
+dann_status ckpt_kv_set(char *kv, const char *key, const char *value, dann_error *err) {
+    if (!key_ok(key, strlen(key)))
+        return dann_fail(err, DANN_ERR_ARG, "checkpoint key '%s': only [a-z0-9._-] allowed", key);
+    if (strchr(value, '\n'))
+        return dann_fail(err, DANN_ERR_ARG, "checkpoint value of '%s' holds a newline", key);
+    size_t n;
+    char *line = (char *)kv_find(kv, key, &n);
+    if (line) {  // drop the old line
+        size_t tail = strlen(line + n + 1);
+        memmove(line, line + n + 1, tail + 1);
+    }
+    size_t used = strlen(kv), need = strlen(key) + 1 + strlen(value) + 1;
+    if (used + need + 1 > CKPT_KV_MAX)
+        return dann_fail(err, DANN_ERR_ARG, "checkpoint metadata too long (%zu bytes, at most %d)",
+                         used + need, CKPT_KV_MAX - 1);
+    snprintf(kv + used, CKPT_KV_MAX - used, "%s=%s\n", key, value);
+    return DANN_OK;
+}
+
+/* Checks a text block: "key=value\n" lines of printable text (UTF-8 allowed), no NUL. */
+static int text_ok(const char *t, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        const char *nl = memchr(t + i, '\n', n - i);
+        if (!nl) return 0;
+        size_t len = (size_t)(nl - (t + i));
+        const char *eq = memchr(t + i, '=', len);
+        if (!eq || !key_ok(t + i, (size_t)(eq - (t + i)))) return 0;
+        for (size_t j = i; j < i + len; j++)
+            if ((unsigned char)t[j] < 0x20 || t[j] == 0x7f) return 0;
+        i += len + 1;
+    }
+    return 1;
 }
 
 /* Encodes h into the header block hd; the names must fit (checked by the caller). */
@@ -167,6 +245,8 @@ static void encode_header(unsigned char *hd, const ckpt_info *h) {
     memset(hd, 0, CKPT_HEADER_SIZE);
     memcpy(hd + OFF_MAGIC, CKPT_MAGIC, sizeof CKPT_MAGIC);
     put_u32(hd + OFF_VERSION, CKPT_VERSION);
+    put_u32(hd + OFF_TEXT_LEN, h->text_len);
+    put_u32(hd + OFF_TEXT_CRC, h->text_crc);
     put_u32(hd + OFF_HEADER_SIZE, CKPT_HEADER_SIZE);
     memcpy(hd + OFF_ARCH, h->arch, strlen(h->arch));
     memcpy(hd + OFF_PRESET, h->meta.preset, strlen(h->meta.preset));
@@ -213,8 +293,8 @@ static dann_status decode_header(ckpt_info *h, const unsigned char *hd, const ch
     uint32_t hsize = get_u32(hd + OFF_HEADER_SIZE);
     if (hsize != CKPT_HEADER_SIZE)
         return dann_fail(err, DANN_ERR_FORMAT,
-                         "%s: header size %u (version %d headers are %d bytes)", path, hsize,
-                         CKPT_VERSION, CKPT_HEADER_SIZE);
+                         "%s: header size %u (version %u headers are %d bytes)", path, hsize,
+                         h->version, CKPT_HEADER_SIZE);
     uint32_t crc = crc_update(crc_init(), hd, OFF_HEADER_CRC);
     if (crc != get_u32(hd + OFF_HEADER_CRC))
         return dann_fail(err, DANN_ERR_FORMAT,
@@ -227,8 +307,13 @@ static dann_status decode_header(ckpt_info *h, const unsigned char *hd, const ch
     uint32_t flags = get_u32(hd + OFF_FLAGS);
     if (flags & ~(uint32_t)FLAG_KNOWN)
         return dann_fail(err, DANN_ERR_FORMAT, "%s: unknown flags 0x%x", path, flags);
-    for (int off = OFF_RESERVED; off < OFF_HEADER_CRC; off++)
+    for (int off = h->version == 1 ? OFF_TEXT_LEN : OFF_RESERVED; off < OFF_HEADER_CRC; off++)
         if (hd[off]) return dann_fail(err, DANN_ERR_FORMAT, "%s: reserved bytes not zero", path);
+    h->text_len = h->version == 1 ? 0 : get_u32(hd + OFF_TEXT_LEN);
+    h->text_crc = h->version == 1 ? 0 : get_u32(hd + OFF_TEXT_CRC);
+    if (h->version >= 2 && (h->text_len == 0 || h->text_len > CKPT_TEXT_MAX))
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: text block of %u bytes (1..%d)", path,
+                         h->text_len, CKPT_TEXT_MAX);
     h->has_trainer = (flags & FLAG_TRAINER) != 0;
     h->has_moment2 = (flags & FLAG_MOMENT2) != 0;
     h->fingerprint = get_u32(hd + OFF_FINGERPRINT);
@@ -316,13 +401,17 @@ static void w_u64(writer *w, uint64_t v) {
 }
 
 /* Streams header, payloads and the final CRC into f; 0 or an errno value. */
-static int write_body(FILE *f, const unsigned char *hd, const dann_model *m, const float *params,
-                      const float *state, const float *m1, const float *m2, const ckpt_info *h,
-                      unsigned char *buf) {
+static int write_body(FILE *f, const unsigned char *hd, const char *text, const dann_model *m,
+                      const float *params, const float *state, const float *m1, const float *m2,
+                      const ckpt_info *h, unsigned char *buf) {
     writer w = {.f = f, .crc = crc_init(), .buf = buf};
     int idx[MODEL_MAX_TENSORS];
     memcpy(w.buf, hd, CKPT_HEADER_SIZE);
     w.n = CKPT_HEADER_SIZE;
+    for (uint32_t i = 0; i < h->text_len && !w.failed; i++) {
+        if (w.n == IO_CHUNK) w_flush(&w);
+        w.buf[w.n++] = (unsigned char)text[i];
+    }
     w_floats(&w, params, h->n_params);
     w_floats(&w, state, h->n_state);
     bn_counters(m, idx);
@@ -374,6 +463,17 @@ dann_status ckpt_save(const char *path, const dann_model *m, const dann_trainer 
         return dann_fail(err, DANN_ERR_ARG, "%s: preset name longer than %d characters", path,
                          CKPT_NAME_LEN - 1);
     memcpy(h.arch, arch, strlen(arch) + 1);
+    if (memchr(h.meta.kv, '\0', CKPT_KV_MAX) == NULL || !text_ok(h.meta.kv, strlen(h.meta.kv)))
+        return dann_fail(err, DANN_ERR_ARG, "%s: malformed checkpoint metadata lines", path);
+    char *text = dann_calloc(CKPT_TEXT_MAX + 1, 1, err);
+    if (!text) return DANN_ERR_NOMEM;
+    int tl = snprintf(text, CKPT_TEXT_MAX + 1, "net=%s\n%s", dann_model_description(m), h.meta.kv);
+    if (tl < 0 || tl > CKPT_TEXT_MAX) {
+        free(text);
+        return dann_fail(err, DANN_ERR_ARG, "%s: checkpoint metadata too long", path);
+    }
+    h.text_len = (uint32_t)tl;
+    h.text_crc = crc_update(crc_init(), (const unsigned char *)text, (size_t)tl);
     /* The accessors take non-const handles because callers may write through them; this
      * function only reads. */
     dann_model *mm = (dann_model *)m;
@@ -406,6 +506,7 @@ dann_status ckpt_save(const char *path, const dann_model *m, const dann_trainer 
     unsigned char *buf = tmp ? dann_calloc(IO_CHUNK, 1, err) : NULL;
     if (!buf) {
         free(tmp);
+        free(text);
         return DANN_ERR_NOMEM;
     }
     memcpy(tmp, path, plen);
@@ -416,7 +517,7 @@ dann_status ckpt_save(const char *path, const dann_model *m, const dann_trainer 
         s = dann_fail(err, DANN_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
     } else {
         const char *stage = "write";
-        int e = write_body(f, hd, m, params, state, m1, m2, &h, buf);
+        int e = write_body(f, hd, text, m, params, state, m1, m2, &h, buf);
         if (!e && fflush(f) != 0) e = errno, stage = "flush";
         if (!e && fsync(fileno(f)) != 0) e = errno, stage = "fsync";
         if (fclose(f) != 0 && !e) e = errno, stage = "close";
@@ -429,6 +530,7 @@ dann_status ckpt_save(const char *path, const dann_model *m, const dann_trainer 
     }
     free(buf);
     free(tmp);
+    free(text);
     if (s == DANN_OK) sync_dir(path);
     return s;
 }
@@ -456,10 +558,10 @@ static dann_status open_header(const char *path, FILE **f_out, uint64_t *size, u
         s = dann_fail(err, DANN_ERR_FORMAT, "%s: empty file, not a dann checkpoint", path);
     else if (memcmp(hd, CKPT_MAGIC, got < 8 ? got : 8) != 0)
         s = dann_fail(err, DANN_ERR_FORMAT, "%s: not a dann checkpoint (bad magic)", path);
-    else if (got >= 12 && get_u32(hd + OFF_VERSION) != CKPT_VERSION)
+    else if (got >= 12 && (get_u32(hd + OFF_VERSION) < 1 || get_u32(hd + OFF_VERSION) > CKPT_VERSION))
         s = dann_fail(err, DANN_ERR_FORMAT,
-                      "%s: unsupported checkpoint version %u (this build reads version %d)", path,
-                      get_u32(hd + OFF_VERSION), CKPT_VERSION);
+                      "%s: unsupported checkpoint version %u (this build reads versions 1 to %d)",
+                      path, get_u32(hd + OFF_VERSION), CKPT_VERSION);
     else if (got < CKPT_HEADER_SIZE)
         s = dann_fail(err, DANN_ERR_FORMAT,
                       "%s: truncated (expected at least %d bytes of header, file has %zu)", path,
@@ -474,12 +576,59 @@ static dann_status open_header(const char *path, FILE **f_out, uint64_t *size, u
     return DANN_OK;
 }
 
+/* Reads and checks the text block that follows the header (version 2) into text (text_len + 1
+ * bytes): its checksum, its lines, the leading net= line. *net and *kv point into text. */
+static dann_status read_text(FILE *f, uint64_t size, const ckpt_info *h, char *text,
+                             const char **net, const char **kv, uint32_t *file_crc,
+                             const char *path, dann_error *err) {
+    *kv = "";
+    if (h->version == 1) {
+        // version 1 held the one architecture of its time
+        if (strcmp(h->arch, "py3"))
+            return dann_fail(err, DANN_ERR_FORMAT, "%s: unknown architecture '%s'", path, h->arch);
+        *net = "py3";
+        return DANN_OK;
+    }
+    if (size < CKPT_HEADER_SIZE + (uint64_t)h->text_len || fread(text, 1, h->text_len, f) != h->text_len)
+        return dann_fail(err, ferror(f) ? DANN_ERR_IO : DANN_ERR_FORMAT,
+                         "%s: truncated in the text block (expected %u bytes)", path, h->text_len);
+    text[h->text_len] = '\0';
+    if (file_crc) *file_crc = crc_update(*file_crc, (const unsigned char *)text, h->text_len);
+    uint32_t tc = crc_update(crc_init(), (const unsigned char *)text, h->text_len);
+    if (tc != h->text_crc)
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: text block checksum mismatch (stored %08x, "
+                         "computed %08x): the file is corrupt", path, h->text_crc, tc);
+    if (!text_ok(text, h->text_len) || strncmp(text, "net=", 4))
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: malformed text block (expected 'net=' and "
+                         "key=value lines)", path);
+    char *nl = strchr(text, '\n');
+    *nl = '\0';
+    *net = text + 4;
+    *kv = nl + 1;
+    if (strlen(*net) >= CKPT_NET_MAX)
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: network description longer than %d bytes",
+                         path, CKPT_NET_MAX - 1);
+    if (strlen(*kv) >= CKPT_KV_MAX)
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: metadata longer than %d bytes", path,
+                         CKPT_KV_MAX - 1);
+    return DANN_OK;
+}
+
 dann_status ckpt_peek(const char *path, ckpt_info *info, dann_error *err) {
     FILE *f;
     uint64_t size;
     unsigned char hd[CKPT_HEADER_SIZE];
     dann_status s = open_header(path, &f, &size, hd, info, err);
-    if (s == DANN_OK) fclose(f);
+    if (s != DANN_OK) return s;
+    char *text = dann_calloc((size_t)info->text_len + 1, 1, err);
+    const char *net, *kv;
+    if (!text) s = DANN_ERR_NOMEM;
+    else if (!(s = read_text(f, size, info, text, &net, &kv, NULL, path, err))) {
+        snprintf(info->net, sizeof info->net, "%s", net);
+        snprintf(info->meta.kv, sizeof info->meta.kv, "%s", kv);
+    }
+    free(text);
+    fclose(f);
     return s;
 }
 
@@ -531,7 +680,7 @@ static dann_status check_layout(const ckpt_info *h, const dann_model *m, uint64_
     uint32_t fp = ckpt_fingerprint(m), n_counts = bn_counters(m, NULL);
     if (fp != h->fingerprint)
         return dann_fail(err, DANN_ERR_FORMAT,
-                         "%s: tensor layout differs from this build's architecture '%s' "
+                         "%s: tensor layout differs from its network '%s' "
                          "(fingerprint %08x, expected %08x)", path, h->arch, h->fingerprint, fp);
     if (h->n_params != n_params || h->n_state != n_state || h->n_bn_counts != n_counts)
         return dann_fail(err, DANN_ERR_FORMAT,
@@ -566,6 +715,8 @@ dann_status ckpt_load(const char *path, int max_batch, dann_model **m_out, dann_
     reader r = {.f = f, .crc = crc_update(crc_init(), hd, CKPT_HEADER_SIZE)};
     dann_error sub;
     float *params, *state, *m1 = NULL, *m2 = NULL;
+    char *text = NULL;
+    const char *net = NULL, *kv = "";
     int idx[MODEL_MAX_TENSORS];
     unsigned char c[4];
     if (t_out && !h.has_trainer) {
@@ -573,14 +724,21 @@ dann_status ckpt_load(const char *path, int max_batch, dann_model **m_out, dann_
                       "%s: holds weights only (no optimizer state), cannot resume training", path);
         goto done;
     }
-    if (!arch_find(h.arch)) {
-        s = dann_fail(err, DANN_ERR_FORMAT, "%s: unknown architecture '%s'", path, h.arch);
+    if (!(text = dann_calloc((size_t)h.text_len + 1, 1, &sub))) {
+        s = dann_fail(err, DANN_ERR_NOMEM, "%s: %s", path, sub.msg);
         goto done;
     }
+    if ((s = read_text(f, size, &h, text, &net, &kv, &r.crc, path, err))) goto done;
     if (max_batch <= 0)
         max_batch = h.meta.batch > 0 && h.meta.batch <= 65536 ? (int)h.meta.batch : 128;
-    if (dann_model_new(&m, h.arch, h.meta.seed, max_batch, &sub) != DANN_OK) {
-        s = dann_fail(err, sub.status, "%s: %s", path, sub.msg);
+    if (dann_model_new(&m, net, h.meta.seed, max_batch, &sub) != DANN_OK) {
+        s = dann_fail(err, sub.status == DANN_ERR_NOMEM ? DANN_ERR_NOMEM : DANN_ERR_FORMAT,
+                      "%s: stored network: %s", path, sub.msg);
+        goto done;
+    }
+    if (strcmp(h.arch, dann_model_arch(m))) {
+        s = dann_fail(err, DANN_ERR_FORMAT, "%s: architecture field '%s' does not match its "
+                      "network ('%s')", path, h.arch, dann_model_arch(m));
         goto done;
     }
     if ((s = check_layout(&h, m, size, path, err)) != DANN_OK) goto done;
@@ -615,7 +773,10 @@ dann_status ckpt_load(const char *path, int max_batch, dann_model **m_out, dann_
                       path, get_u32(c), r.crc);
         goto done;
     }
-    if (meta) *meta = h.meta;
+    if (meta) {
+        *meta = h.meta;
+        snprintf(meta->kv, sizeof meta->kv, "%s", kv);
+    }
     goto done;
 short_read:
     s = dann_fail(err, ferror(f) ? DANN_ERR_IO : DANN_ERR_FORMAT,
@@ -623,6 +784,7 @@ short_read:
                   ferror(f) ? "read error" : "truncated", (unsigned long long)h.file_size);
 done:
     free(r.buf);
+    free(text);
     fclose(f);
     if (s != DANN_OK) {
         dann_trainer_free(t);

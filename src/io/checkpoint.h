@@ -1,7 +1,7 @@
 /* checkpoint.h - the versioned binary checkpoint format (docs/CHECKPOINT.md has the byte layout).
  *
- * A checkpoint holds a model (architecture name, flat parameters, BatchNorm running statistics
- * and per-layer update counters) and, optionally, the trainer (its full dann_train_config,
+ * A checkpoint holds a model (its network description, flat parameters, BatchNorm running
+ * statistics and per-layer update counters) and, optionally, the trainer (its full dann_train_config,
  * optimizer step count, dropout RNG and moment buffers) plus the run position the CLI needs to
  * resume (ckpt_meta): epoch and step within it, run length, batch size, seed, data-shuffle RNG
  * and the best-so-far metrics.
@@ -15,9 +15,12 @@
 #include <stdint.h>
 #include "dann.h"
 
-#define CKPT_VERSION 1          /* the only version this build reads and writes */
-#define CKPT_HEADER_SIZE 320    /* bytes before the payloads, version 1 */
+#define CKPT_VERSION 2          /* the version this build writes; it also reads version 1 */
+#define CKPT_HEADER_SIZE 320    /* bytes of the fixed header (both versions) */
 #define CKPT_NAME_LEN 16        /* architecture and preset fields, zero-padded */
+#define CKPT_KV_MAX 65536       /* the caller's key/value text (ckpt_meta.kv), with its NUL */
+#define CKPT_NET_MAX 4096       /* the network description, with its NUL */
+#define CKPT_TEXT_MAX (CKPT_KV_MAX + 8192)  /* the whole text block: net=... plus kv */
 
 /* The run position and bookkeeping stored next to the tensors. The library does not interpret
  * these fields; the CLI's conventions are in docs/CHECKPOINT.md ("Resuming"). */
@@ -31,7 +34,17 @@ typedef struct {
     uint64_t shuffle_rng[4];     /* data-shuffle RNG state (see docs: start of `epoch`) */
     float best_val_acc;          /* best validation accuracy so far (model selection) */
     uint32_t best_epoch;         /* the epoch that reached it */
+    /* The caller's own key/value lines, "key=value\n" each (keys [a-z0-9._-], values without
+     * newlines), stored in the version-2 text block after the network description: class
+     * names, normalisation, ... (see ckpt_kv_get/ckpt_kv_set). */
+    char kv[CKPT_KV_MAX];
 } ckpt_meta;
+
+/* The value of `key` in kv text into out (cap bytes). Returns 1 when found (and it fits). */
+int ckpt_kv_get(const char *kv, const char *key, char *out, size_t cap);
+/* Sets key to value in the kv text (replacing an earlier value). DANN_ERR_ARG for a malformed
+ * key or value (newline, NUL) or when kv (CKPT_KV_MAX bytes) would overflow. */
+dann_status ckpt_kv_set(char *kv, const char *key, const char *value, dann_error *err);
 
 /* Everything the header says; filled by ckpt_peek. */
 typedef struct {
@@ -46,6 +59,9 @@ typedef struct {
     uint64_t n_params, n_state;  /* floats in the parameter and state payloads */
     uint32_t n_bn_counts;        /* BatchNorm num_batches_tracked counters (int64 payload) */
     uint32_t fingerprint;        /* CRC-32 of the architecture's tensor table */
+    uint32_t text_len;           /* version 2: bytes of the text block after the header */
+    uint32_t text_crc;           /* version 2: its CRC-32 */
+    char net[CKPT_NET_MAX];      /* ckpt_peek: the network description ("py3" for version 1) */
     uint64_t file_size;          /* the size a complete file with this header has */
 } ckpt_info;
 
@@ -71,8 +87,9 @@ dann_status ckpt_save(const char *path, const dann_model *m, const dann_trainer 
 dann_status ckpt_load(const char *path, int max_batch, dann_model **m_out, dann_trainer **t_out,
                       ckpt_meta *meta, dann_error *err);
 
-/* Reads and validates only the header of path (magic, version, header checksum, field ranges)
- * into info. Does not look at the payloads or check the architecture against this build. */
+/* Reads and validates the header and the text block of path (magic, version, checksums, field
+ * ranges) into info, with the network description in info->net and the caller's key/value
+ * lines in info->meta.kv. Does not read the payloads or compile the network. */
 dann_status ckpt_peek(const char *path, ckpt_info *info, dann_error *err);
 
 /* The fingerprint stored in checkpoints of m: CRC-32 of its input shape, class count and tensor

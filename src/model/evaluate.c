@@ -6,7 +6,7 @@
 
 dann_status model_evaluate(dann_model *m, const dataset *ds, int n_max, int64_t *confusion,
                            int32_t *pred, eval_result *res, dann_error *err) {
-    const arch_ops *a = m->arch;
+    const net_plan *a = m->net;
     const int NC = a->n_classes, cap = m->max_batch;
     const int n = n_max > 0 && n_max < ds->n ? n_max : ds->n;
     const size_t img = (size_t)a->in_c * a->in_h * a->in_w;

@@ -89,10 +89,16 @@ static int labels_ok(const int32_t *y, int B, int C) {
 dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys, int Bs,
                             const float *xt, const int32_t *yt, int Bt, double p,
                             dann_step_stats *stats, dann_error *err) {
+    const dann_input src = {.B = Bs, .x = xs}, tgt = {.B = Bt, .x = xt};
+    return dann_train_step_input(t, &src, ys, &tgt, yt, p, stats, err);
+}
+
+dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const int32_t *ys,
+                                  const dann_input *tgt, const int32_t *yt, double p,
+                                  dann_step_stats *stats, dann_error *err) {
     dann_model *m = t->m;
-    const arch_ops *a = m->arch;
     const dann_train_config *cfg = &t->cfg;
-    const int NC = a->n_classes;
+    const int NC = m->net->n_classes, Bs = src ? src->B : 0, Bt = tgt ? tgt->B : 0;
     pass_t *ps = &m->pass[0], *pt = &m->pass[1];
     dann_step_stats st = {0};
     st.lambda = (float)(cfg->lambda_max * dann_lambda_schedule(p, cfg->gamma));
@@ -100,23 +106,25 @@ dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys,
                              : (float)cfg->lr;
     const int dann = cfg->mode == DANN_MODE_DANN;
     // The labelled batch: source, or target in target-only mode.
-    const float *xl = cfg->mode == DANN_MODE_TARGET_ONLY ? xt : xs;
+    const dann_input *xl = cfg->mode == DANN_MODE_TARGET_ONLY ? tgt : src;
     const int32_t *yl = cfg->mode == DANN_MODE_TARGET_ONLY ? yt : ys;
     const int Bl = cfg->mode == DANN_MODE_TARGET_ONLY ? Bt : Bs;
     if (Bl < 1 || Bl > m->max_batch || (dann && (Bt < 1 || Bt > m->max_batch)))
         return dann_fail(err, DANN_ERR_ARG, "batch sizes %d/%d out of range [1, %d]", Bs, Bt,
                          m->max_batch);
+    if (!xl || (!xl->x && !xl->rowptr) || (dann && (!tgt->x && !tgt->rowptr)))
+        return dann_fail(err, DANN_ERR_ARG, "training batch missing");
     if (!yl || !labels_ok(yl, Bl, NC))
         return dann_fail(err, DANN_ERR_ARG, "training labels missing or outside [0, %d)", NC);
 
     memset(m->grad, 0, m->n_params * sizeof(float));
     memcpy(t->state_backup, m->state, m->n_state * sizeof(float));
     memcpy(t->count_backup, m->bn_count, sizeof m->bn_count);
-    a->forward(m, ps, xl, Bl, 1, dann ? HEAD_CLASS | HEAD_DOMAIN : HEAD_CLASS, &t->rng);
+    model_forward(m, ps, xl, 1, dann ? HEAD_CLASS | HEAD_DOMAIN : HEAD_CLASS, &t->rng);
     st.loss_class = nll_loss(ps->logp_class, yl, Bl, NC);
     st.class_correct = count_correct(ps->logp_class, yl, Bl, NC);
     if (dann) {
-        a->forward(m, pt, xt, Bt, 1, HEAD_CLASS | HEAD_DOMAIN, &t->rng);
+        model_forward(m, pt, tgt, 1, HEAD_CLASS | HEAD_DOMAIN, &t->rng);
         st.loss_domain_src = nll_loss(ps->logp_domain, t->zeros, Bs, 2);
         st.loss_domain_tgt = nll_loss(pt->logp_domain, t->ones, Bt, 2);
         st.domain_correct = count_correct(ps->logp_domain, t->zeros, Bs, 2) +
@@ -139,10 +147,10 @@ dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys,
         memset(pt->dlogit_domain, 0, sizeof(float) * (size_t)Bt * 2);
         logsoftmax_nll_backward(ps->dlogit_domain, ps->logp_domain, t->zeros, Bs, 2, 1.0f);
         logsoftmax_nll_backward(pt->dlogit_domain, pt->logp_domain, t->ones, Bt, 2, 1.0f);
-        a->backward(m, pt, xt, HEAD_DOMAIN, st.lambda);
-        a->backward(m, ps, xs, HEAD_CLASS | HEAD_DOMAIN, st.lambda);
+        model_backward(m, pt, HEAD_DOMAIN, st.lambda);
+        model_backward(m, ps, HEAD_CLASS | HEAD_DOMAIN, st.lambda);
     } else {
-        a->backward(m, ps, xl, HEAD_CLASS, st.lambda);
+        model_backward(m, ps, HEAD_CLASS, st.lambda);
     }
 
     t->steps++;
