@@ -27,7 +27,6 @@
 #include "model/model.h"
 #include "test.h"
 
-#define IMG (3 * 28 * 28)
 
 static int verbose(void) {
     const char *v = getenv("DANN_FD_VERBOSE");
@@ -40,21 +39,24 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
-/* A fixed simple formula for images in roughly [-1.5, 1.5]; `salt` makes different batches. */
-static void synth_images(float *x, int B, int salt) {
+#define IMG (3 * 28 * 28)  /* py3's input */
+
+/* A fixed simple formula for images (B, C, H, W) in roughly [-1.5, 1.5]; `salt` makes
+ * different batches. */
+static void synth_images(float *x, int B, int C, int H, int W, int salt) {
     for (int b = 0; b < B; b++)
-        for (int c = 0; c < 3; c++)
-            for (int i = 0; i < 28; i++)
-                for (int j = 0; j < 28; j++) {
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
                     int k = b * 131 + c * 17 + salt * 7;
                     float v = sinf(0.37f * (float)(i + k) + 0.23f * (float)(j * (1 + c))) +
                               0.5f * cosf(0.11f * (float)(i * j) + (float)k);
-                    x[(((size_t)b * 3 + c) * 28 + i) * 28 + j] = v;
+                    x[(((size_t)b * C + c) * H + i) * W + j] = v;
                 }
 }
 
-static void synth_labels(int32_t *y, int B, int salt) {
-    for (int b = 0; b < B; b++) y[b] = (b * 3 + salt) % 10;
+static void synth_labels(int32_t *y, int B, int salt, int n_classes) {
+    for (int b = 0; b < B; b++) y[b] = (b * 3 + salt) % n_classes;
 }
 
 /* Which tensor-table entries belong to which part, by the reference's module prefixes. */
@@ -71,7 +73,7 @@ static int tensor_part(const char *name) {
 
 typedef struct {
     dann_model *m;
-    int B;
+    int B, C, H, W;
     float *xs, *xt;
     int32_t *ys, *zeros, *ones;
     float *state_save;
@@ -79,30 +81,33 @@ typedef struct {
     uint64_t base_sig;  /* kink pattern at the current parameters, set by compute_grad */
 } fixture;
 
-static int fixture_new(fixture *f, int B, uint64_t seed) {
+static int fixture_new_net(fixture *f, const char *arch, int B, uint64_t seed) {
     dann_error err = {0};
     memset(f, 0, sizeof *f);
-    if (dann_model_new(&f->m, "py3", seed, B, &err) != DANN_OK) {
+    if (dann_model_new(&f->m, arch, seed, B, &err) != DANN_OK) {
         test_fail(__FILE__, __LINE__, "dann_model_new: %s", err.msg);
         return 0;
     }
     dann_model *m = f->m;
+    int NC;
+    dann_model_shape(m, &f->C, &f->H, &f->W, &NC);
+    const size_t img = (size_t)f->C * f->H * f->W, plane = (size_t)f->H * f->W;
     f->B = B;
-    f->xs = xmalloc(sizeof(float) * B * IMG);
-    f->xt = xmalloc(sizeof(float) * B * IMG);
+    f->xs = xmalloc(sizeof(float) * B * img);
+    f->xt = xmalloc(sizeof(float) * B * img);
     f->ys = xmalloc(sizeof(int32_t) * B);
     f->zeros = xmalloc(sizeof(int32_t) * B);
     f->ones = xmalloc(sizeof(int32_t) * B);
     f->state_save = xmalloc(sizeof(float) * (m->n_state + 1));
     /* Source grey (one plane repeated over the 3 channels, as MNIST is fed), target colour:
      * the model takes a one-channel conv1 path on grey batches, so both paths are covered. */
-    synth_images(f->xs, B, 1);
+    synth_images(f->xs, B, f->C, f->H, f->W, 1);
     for (int b = 0; b < B; b++)
-        for (int c = 1; c < 3; c++)
-            memcpy(f->xs + ((size_t)b * 3 + c) * 784, f->xs + (size_t)b * 3 * 784, 784 * sizeof(float));
-    synth_images(f->xt, B, 2);
-    for (size_t i = 0; i < (size_t)B * IMG; i++) f->xt[i] = 0.8f * f->xt[i] + 0.3f;  /* a shift */
-    synth_labels(f->ys, B, 0);
+        for (int c = 1; c < f->C && f->C == 3; c++)
+            memcpy(f->xs + ((size_t)b * 3 + c) * plane, f->xs + (size_t)b * 3 * plane, plane * sizeof(float));
+    synth_images(f->xt, B, f->C, f->H, f->W, 2);
+    for (size_t i = 0; i < (size_t)B * img; i++) f->xt[i] = 0.8f * f->xt[i] + 0.3f;  /* a shift */
+    synth_labels(f->ys, B, 0, NC);
     for (int b = 0; b < B; b++) f->ones[b] = 1;
     /* BN affine parameters away from their initial 1 / 0, so that their roles are distinct. */
     dann_rng rng;
@@ -123,6 +128,8 @@ static int fixture_new(fixture *f, int B, uint64_t seed) {
     }
     return 1;
 }
+
+static int fixture_new(fixture *f, int B, uint64_t seed) { return fixture_new_net(f, "py3", B, seed); }
 
 static void fixture_free(fixture *f) {
     dann_model_free(f->m);
@@ -760,9 +767,9 @@ static int train_run(run_out *out, int steps, int B) {
     int32_t *ys = xmalloc(sizeof(int32_t) * B);
     int ok = 1;
     for (int s = 0; s < steps && ok; s++) {
-        synth_images(xs, B, 10 + 2 * s);
-        synth_images(xt, B, 11 + 2 * s);
-        synth_labels(ys, B, s);
+        synth_images(xs, B, 3, 28, 28, 10 + 2 * s);
+        synth_images(xt, B, 3, 28, 28, 11 + 2 * s);
+        synth_labels(ys, B, s, 10);
         ok = dann_train_step(t, xs, ys, B, xt, NULL, B, (double)s / steps, NULL, &err) == DANN_OK;
         CHECK(ok, "step %d: %s", s, err.msg);
     }
@@ -842,9 +849,9 @@ TEST(model_step_nan_leaves_parameters) {
     float *par = dann_model_params(m, &np);
     float *xs = xmalloc(sizeof(float) * B * IMG), *xt = xmalloc(sizeof(float) * B * IMG);
     int32_t ys[8];
-    synth_images(xs, B, 20);
-    synth_images(xt, B, 21);
-    synth_labels(ys, B, 0);
+    synth_images(xs, B, 3, 28, 28, 20);
+    synth_images(xt, B, 3, 28, 28, 21);
+    synth_labels(ys, B, 0, 10);
     /* One good step first, so the optimizer has non-trivial state to protect. */
     CHECK(dann_train_step(t, xs, ys, B, xt, NULL, B, 0.1, NULL, &err) == DANN_OK, "step: %s", err.msg);
     float *before = xmalloc(np * sizeof(float)), *m1_before = xmalloc(np * sizeof(float));
@@ -882,4 +889,57 @@ TEST(model_step_nan_leaves_parameters) {
     free(xs); free(xt); free(before); free(m1_before); free(m2_before);
     dann_trainer_free(t);
     dann_model_free(m);
+}
+
+/* The same directional checks on networks other than py3, built from descriptions: every layer
+ * path of the pipeline (non-fused BatchNorm on images and vectors, ReLU and dropout in place or
+ * not, max-pool on odd sizes, a fused BatchNorm-pool block after a one-channel first conv, heads
+ * of one layer) must compute the gradient of its loss. */
+static void check_network(const char *arch, int B, uint64_t seed) {
+    dann_threads_set(1);
+    fixture f;
+    if (!fixture_new_net(&f, arch, B, seed)) return;
+    dann_model *m = f.m;
+    compute_grad(&f, LOSS_CLASS | LOSS_DOMAIN, -1.0f, 1.0f);
+    int n_checked = 0;
+    double worst = 0;
+    for (int i = 0; i < m->net->n_tensors; i++) {
+        const char *name = m->net->tensors[i].name;
+        if (m->net->tensors[i].kind != TENSOR_PARAM) continue;
+        dd3_result r = aligned3(&f, i, 1.0, 1.0, 2000 + 10 * (uint64_t)i);
+        if (bias_before_bn(m, i)) {
+            CHECK(r.fd_max <= DD_FLOOR && r.an_max <= DD_FLOOR,
+                  "%s: %s feeds a BatchNorm: gradient . d %.3g and fd %.3g should vanish", arch,
+                  name, r.an_max, r.fd_max);
+            continue;
+        }
+        n_checked++;
+        worst = fmax(worst, r.worst);
+        if (verbose())
+            printf("    dd %-34s eps %.1e (shrunk %d) |an| %.2e worst rel %+.2e err/tol %.3f\n",
+                   name, r.eps, r.shrinks, r.an_max, r.rel, r.worst);
+        CHECK(r.worst <= 1, "%s: %s: directional derivative vs gradient: err/tol %.3g (rel %.3g)",
+              arch, name, r.worst, r.rel);
+        CHECK(r.an_min > 10 * DD_FLOOR, "%s: %s: directional change %.3g too small to test", arch,
+              name, r.an_min);
+    }
+    double worst_rnd = 0;
+    for (int k = 0; k < 4; k++) {
+        dd_result r = directional(&f, 0, m->net->n_tensors, DIR_RANDOM, DD_EPS_RANDOM, 177 + k);
+        double ratio;
+        CHECK(dd_close(r.fd_c + r.fd_d, r.an, DD_TOL_RANDOM, &ratio),
+              "%s: random direction %d: fd %.7g vs gradient %.7g", arch, k, r.fd_c + r.fd_d, r.an);
+        worst_rnd = fmax(worst_rnd, ratio);
+    }
+    printf("    %s: %d tensors, worst err/tol aligned %.3f random %.3f\n", arch, n_checked, worst,
+           worst_rnd);
+    fixture_free(&f);
+}
+
+TEST(model_directional_derivatives_other_networks) {
+    check_network("paper-mnist", 4, 3);
+    check_network("in 3x12x12; features: conv(6,3) bn relu maxpool(2) conv(8,3) relu dropout2d(0.25); "
+                  "class: fc(12) bn relu dropout(0.5) fc(5); domain: fc(10) relu fc(2)", 6, 4);
+    check_network("in 1x10x10; features: conv(4,3) bn maxpool(2) relu conv(6,2) bn dropout2d(0.5) "
+                  "maxpool(2) relu; class: fc(7) relu fc(3); domain: fc(2)", 5, 5);
 }

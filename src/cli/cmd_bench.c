@@ -89,18 +89,21 @@ static double conv_gflops(int threads) {
     return best < 1e30 ? 2.0 * d.B * 50 * 64 * 1600 / best / 1e9 : NAN;
 }
 
-static void fill_inputs(float *xs, int32_t *ys, float *xt, int Bs, int Bt) {
+/* Source: grey MNIST-like images repeated over the channels (the network's C of them, each
+ * plane P pixels); target: colour noise normalised as MNIST-M. */
+static void fill_inputs(float *xs, int32_t *ys, float *xt, int Bs, int Bt, int C, size_t P,
+                        int n_classes) {
     dann_rng r;
     rng_seed(&r, 12345);
     for (int b = 0; b < Bs; b++) {
-        ys[b] = (int32_t)rng_below(&r, 10);
-        float *img = xs + (size_t)b * 3 * 784;
-        for (int i = 0; i < 784; i++) {
+        ys[b] = (int32_t)rng_below(&r, (uint32_t)n_classes);
+        float *img = xs + (size_t)b * C * P;
+        for (size_t i = 0; i < P; i++) {
             float v = (rng_uniform(&r) * (rng_uniform(&r) < 0.2f) - 0.1307f) / 0.3081f;
-            img[i] = img[784 + i] = img[2 * 784 + i] = v;
+            for (int c = 0; c < C; c++) img[c * P + i] = v;
         }
     }
-    for (size_t i = 0; i < (size_t)Bt * 3 * 784; i++) xt[i] = (rng_uniform(&r) - 0.5f) / 0.5f;
+    for (size_t i = 0; i < (size_t)Bt * C * P; i++) xt[i] = (rng_uniform(&r) - 0.5f) / 0.5f;
 }
 
 // (c) Loads MNIST train and MNIST-M train from data_dir (load_s) and runs one full py3 DANN epoch
@@ -152,7 +155,7 @@ static int bench_epoch(const char *data_dir, int B, double *load_s, double *epoc
 static void usage(FILE *f) {
     fprintf(f,
             "usage: dann bench [--threads N] [--batch B] [--reps R] [--warmup W] [--eval-batch E]\n"
-            "                  [--data DIR] [--no-epoch] [--json] [--profile]\n"
+            "                  [--data DIR] [--no-epoch] [--json] [--profile] [--arch NET]\n"
             "Times the py3 training step (B source + B target images, Adam), eval throughput,\n"
             "one epoch on MNIST -> MNIST-M when DIR (default ../shared/data) holds it, and peak\n"
             "memory; reports FLOPs, the measured sgemm rate and the fraction of that bound reached.\n"
@@ -162,7 +165,7 @@ static void usage(FILE *f) {
 int cmd_bench(int argc, char **argv) {
     int threads = 2, B = 128, reps = 30, warmup = 3, eval_batch = 256, json = 0, no_epoch = 0;
     int profile = 0;
-    const char *data = "../shared/data";
+    const char *data = "../shared/data", *arch = "py3";
     args_parser ap;
     args_init(&ap, "bench", argc, argv);
     while (args_next(&ap)) {
@@ -175,6 +178,7 @@ int cmd_bench(int argc, char **argv) {
         else if (args_is(&ap, "--no-epoch")) args_flag(&ap, &no_epoch);
         else if (args_is(&ap, "--json")) args_flag(&ap, &json);
         else if (args_is(&ap, "--profile")) args_flag(&ap, &profile);
+        else if (args_is(&ap, "--arch")) args_str(&ap, &arch);
         else if (args_is(&ap, "--help")) {
             usage(stdout);
             return 0;
@@ -187,21 +191,25 @@ int cmd_bench(int argc, char **argv) {
     dann_trainer *t = NULL;
     dann_train_config cfg;
     int cap = B > eval_batch ? B : eval_batch;
-    if (dann_model_new(&m, "py3", 1, cap, &err) || dann_train_config_preset(&cfg, "py3", &err) ||
+    if (dann_model_new(&m, arch, 1, cap, &err) || dann_train_config_preset(&cfg, "py3", &err) ||
         dann_trainer_new(&t, m, &cfg, 1, &err)) {
         dann_model_free(m);
         return args_fail("bench", &err);
     }
-    float *xs = malloc(sizeof(float) * (size_t)cap * 3 * 784);
-    float *xt = malloc(sizeof(float) * (size_t)cap * 3 * 784);
-    float *logp = malloc(sizeof(float) * (size_t)cap * 10);
+    int C, H, W, NCLS;
+    dann_model_shape(m, &C, &H, &W, &NCLS);
+    if (strcmp(dann_model_arch(m), "py3")) no_epoch = 1;  // the real-data epoch is py3's
+    const size_t img = (size_t)C * H * W;
+    float *xs = malloc(sizeof(float) * (size_t)cap * img);
+    float *xt = malloc(sizeof(float) * (size_t)cap * img);
+    float *logp = malloc(sizeof(float) * (size_t)cap * NCLS);
     int32_t *ys = malloc(sizeof(int32_t) * (size_t)cap);
     double *times = malloc(sizeof(double) * (size_t)(reps > 5 ? reps : 5));
     if (!xs || !xt || !logp || !ys || !times) {
         fprintf(stderr, "dann bench: out of memory\n");
         return 1;
     }
-    fill_inputs(xs, ys, xt, cap, cap);
+    fill_inputs(xs, ys, xt, cap, cap, C, (size_t)H * W, NCLS);
 
     // (a) training step
     for (int r = 0; r < warmup + reps; r++) {
@@ -261,7 +269,8 @@ int cmd_bench(int argc, char **argv) {
                rss, flops / 1e9, gf, cf, bound_s, bound_s / step_med,
                kernels_use(-1) == KERNELS_AVX512 ? "avx512" : "portable", ct ? ct : "");
     } else {
-        printf("dann bench: py3, %d + %d images per step, %d thread%s, OPENBLAS_CORETYPE=%s\n", B, B,
+        printf("dann bench: %s, %d + %d images per step, %d thread%s, OPENBLAS_CORETYPE=%s\n",
+               dann_model_arch(m), B, B,
                threads, threads == 1 ? "" : "s", ct ? ct : "(unset)");
         printf("  train step      median %7.1f ms   min %7.1f   max %7.1f   (%d reps)\n",
                step_med * 1e3, step_min * 1e3, step_max * 1e3, reps);

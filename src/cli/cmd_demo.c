@@ -33,6 +33,7 @@
 static void usage(FILE *f) {
     fprintf(f,
 "usage: dann demo [--threads T] [--seed S] [--epochs N] [--batch B] [--progress MODE]\n"
+"                 [--arch NET]\n"
 "\n"
 "Trains the py3 model on a small sample embedded in the program (2500 labelled MNIST digits,\n"
 "1000 unlabelled MNIST-M digits) twice from the same start: on MNIST alone (source-only), then\n"
@@ -42,6 +43,8 @@ static void usage(FILE *f) {
 "  --seed S       initialisation, dropout and shuffling (default 1)\n"
 "  --epochs N     epochs per run (default %d; %d steps each at the default batch)\n"
 "  --batch B      images per domain per step (default %d)\n"
+"  --arch NET     the network: a preset or a description (docs/NETWORKS.md) taking images;\n"
+"                 they are resized to its input (default py3)\n"
 "  --progress auto|bar|lines|off\n",
             DEMO_EPOCHS, (1000 + DEMO_BATCH - 1) / DEMO_BATCH, DEMO_BATCH);
 }
@@ -79,14 +82,14 @@ static void remove_tree(const char *dir) {
     rmdir(dir);
 }
 
-static int load_all(dataset ds[4], const char *dir, dann_error *err) {
+static int load_all(dataset ds[4], const char *dir, int h, int w, dann_error *err) {
     char mnist[4200], mnistm[4200];
     snprintf(mnist, sizeof mnist, "mnist:%s/mnist", dir);
     snprintf(mnistm, sizeof mnistm, "mnistm:%s/mnist_m.tar.gz", dir);
-    if (dataset_load(&ds[0], mnist, DATA_TRAIN, 28, 28, err) ||
-        dataset_load(&ds[1], mnistm, DATA_TRAIN, 28, 28, err) ||
-        dataset_load(&ds[2], mnist, DATA_TEST, 28, 28, err) ||
-        dataset_load(&ds[3], mnistm, DATA_TEST, 28, 28, err))
+    if (dataset_load(&ds[0], mnist, DATA_TRAIN, h, w, err) ||
+        dataset_load(&ds[1], mnistm, DATA_TRAIN, h, w, err) ||
+        dataset_load(&ds[2], mnist, DATA_TEST, h, w, err) ||
+        dataset_load(&ds[3], mnistm, DATA_TEST, h, w, err))
         return 1;
     return 0;
 }
@@ -94,6 +97,7 @@ static int load_all(dataset ds[4], const char *dir, dann_error *err) {
 int cmd_demo(int argc, char **argv) {
     int threads = 0, epochs = DEMO_EPOCHS, batch = DEMO_BATCH, prog = PROGRESS_AUTO;
     uint64_t seed = 1;
+    const char *arch = "py3";
     static const char *const PROGRESS[] = {"auto", "bar", "lines", "off", NULL};
     args_parser ap;
     args_init(&ap, CMD, argc, argv);
@@ -106,9 +110,18 @@ int cmd_demo(int argc, char **argv) {
         else if (args_is(&ap, "--epochs")) args_int(&ap, 1, 100000, &epochs);
         else if (args_is(&ap, "--batch")) args_int(&ap, 1, 1000, &batch);
         else if (args_is(&ap, "--progress")) args_choice(&ap, PROGRESS, &prog);
+        else if (args_is(&ap, "--arch")) args_str(&ap, &arch);
         else args_unknown(&ap);
     }
     if (ap.failed) return 2;
+    /* The network, with a preset's class head fitted to the sample's 10 digits. */
+    static char net[4096];
+    int NH, NW, vec;
+    dann_error aerr = {0};
+    if (dann_net_adapt(net, sizeof net, arch, 0, 0, 0, dann_net_is_preset(arch) ? 10 : 0, &aerr) ||
+        dann_net_info(net, NULL, &NH, &NW, NULL, &vec, &aerr))
+        return args_fail(CMD, &aerr);
+    if (vec) return args_usage(CMD, "--arch %s takes feature vectors; the demo sample is images", arch);
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
@@ -133,7 +146,7 @@ int cmd_demo(int argc, char **argv) {
     dataset ds[4];
     memset(ds, 0, sizeof ds);
     const double t0 = progress_now();
-    int bad = unpack(dir) || load_all(ds, dir, &err);
+    int bad = unpack(dir) || load_all(ds, dir, NH, NW, &err);
     remove_tree(dir);
     if (bad || *stop) {
         trainloop_release_stop(&sig);
@@ -146,10 +159,11 @@ int cmd_demo(int argc, char **argv) {
     printf("dann demo: MNIST (labelled) -> MNIST-M (unlabelled), embedded sample\n"
            "  train: %d MNIST digits with labels, %d MNIST-M digits without labels\n"
            "  test:  %d MNIST digits, %d MNIST-M digits (labels used only to score)\n"
-           "  model py3 (Adam 1e-3), %d epochs x %d steps of %d images per domain, seed %llu, "
+           "  model %s (Adam 1e-3), %d epochs x %d steps of %d images per domain, seed %llu, "
            "%d threads\n"
            "Two runs from the same initialisation: source-only (MNIST only), then DANN.\n\n",
-           ds[0].n, ds[1].n, ds[2].n, ds[3].n, epochs, S, batch, (unsigned long long)seed, threads);
+           ds[0].n, ds[1].n, ds[2].n, ds[3].n, dann_net_is_preset(arch) ? arch : "(description)",
+           epochs, S, batch, (unsigned long long)seed, threads);
     fflush(stdout);
 
     trainloop_data d = {&ds[0], &ds[1], &ds[2], &ds[3]};
@@ -168,6 +182,7 @@ int cmd_demo(int argc, char **argv) {
         o.eval_every = DEMO_EVAL_EVERY;
         o.seed = seed;
         o.preset = "py3";
+        o.arch = net;
         o.label = labels[k];
         o.progress = prog;
         o.stop = stop;

@@ -368,7 +368,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (dann_net_adapt(net, sizeof net, arch, c, h, w, 0, &err) ||
             dann_net_info(net, &NC, &NH, &NW, &NCLS, &NVEC, &err))
-            return args_fail(CMD, &err);
+            return args_usage(CMD, "--arch: %s", err.msg);
     }
     if (NVEC)
         return args_usage(CMD, "%s: this network takes feature vectors; dann train reads images "

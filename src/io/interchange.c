@@ -39,6 +39,7 @@ dann_status interchange_export(const dann_model *m, const char *path,
     }
     if (!st) st = st_writer_meta(&w, "format", "pt", err);
     if (!st) st = st_writer_meta(&w, "dann_arch", dann_model_arch(m), err);
+    if (!st) st = st_writer_meta(&w, "dann_net", dann_model_description(m), err);
     if (!st) st = st_writer_meta(&w, "producer", "dann " DANN_VERSION_STRING, err);
     for (int k = 0; k < n_extra && !st; k++)
         st = st_writer_meta(&w, extra_meta[2 * k], extra_meta[2 * k + 1], err);
@@ -92,6 +93,10 @@ dann_status interchange_load(dann_model *m, const st_file *f, const char *path, 
     if (file_arch && strcmp(file_arch, arch))
         return dann_fail(err, DANN_ERR_FORMAT, "%s: weights of architecture '%s', expected '%s'",
                          path, file_arch, arch);
+    const char *file_net = st_meta_get(f, "dann_net"), *net = dann_model_description(m);
+    if (file_net && strcmp(file_net, net))
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: weights of the network '%s', expected '%s'",
+                         path, file_net, net);
     /* Validate everything before touching the model. */
     for (int i = 0; i < n; i++) {
         dann_tensor_info ti;

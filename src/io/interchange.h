@@ -5,12 +5,13 @@
  * as F32 with PyTorch's shapes, and each BatchNorm's num_batches_tracked as a 0-dimensional I64
  * tensor, as torch stores it. So `model.load_state_dict(st.load(path)[0])` in
  * tools/dann_torch.py reads an exported file and a state_dict saved by tools/st.py imports here.
- * Metadata written: format "pt", dann_arch (the architecture), producer, plus caller extras.
+ * Metadata written: format "pt", dann_arch (the preset, or "custom"), dann_net (the network
+ * description), producer, plus caller extras.
  *
  * Import is strict, like load_state_dict(strict=True) plus dtype checks: every expected tensor
  * must be present with the exact dtype and shape, no other tensor may be present, F32 values
- * must be finite and counters non-negative; a dann_arch metadata entry, when present, must name
- * the model's architecture. The model is changed only when the whole file is valid. */
+ * must be finite and counters non-negative; dann_arch and dann_net metadata entries, when
+ * present, must name the model's architecture and network. The model is changed only when the whole file is valid. */
 #ifndef DANN_INTERCHANGE_H
 #define DANN_INTERCHANGE_H
 

@@ -104,15 +104,32 @@ static const char *near(const char *s) {
     return n ? buf : "end of text";
 }
 
+/* A decimal number: [+-] digits [. digits] [e [+-] digits] (no hex, inf or nan, which strtod
+ * would also take). */
 static int number(scan *c, double *v) {
     skip_space(c);
-    if (!*c->s || !(isdigit((unsigned char)*c->s) || *c->s == '.' || *c->s == '-' || *c->s == '+'))
-        return 0;
-    char *end;
+    const char *p = c->s;
+    if (*p == '+' || *p == '-') p++;
+    const char *d = p;
+    while (isdigit((unsigned char)*p)) p++;
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char)*p)) p++;
+    }
+    if (p == d || (p == d + 1 && *d == '.')) return 0;
+    if ((*p == 'e' || *p == 'E') && (isdigit((unsigned char)p[1]) ||
+                                      ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
+        p += 2;
+        while (isdigit((unsigned char)*p)) p++;
+    }
+    char buf[64];
+    if ((size_t)(p - c->s) >= sizeof buf) return 0;
+    memcpy(buf, c->s, (size_t)(p - c->s));
+    buf[p - c->s] = 0;
     errno = 0;
-    *v = strtod(c->s, &end);
-    if (end == c->s || errno || !isfinite(*v)) return 0;
-    c->s = end;
+    *v = strtod(buf, NULL);
+    if (errno || !isfinite(*v)) return 0;
+    c->s = p;
     return 1;
 }
 
