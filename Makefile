@@ -87,6 +87,7 @@ test: $(BUILD)/test_dann $(BUILD)/dann
 # Regenerates the committed PyTorch fixtures (needs Debian's python3-torch).
 fixtures:
 	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
+	/usr/bin/python3 tools/make_net_fixtures.py tests/fixtures
 
 deps:
 	@dpkg -s $(DEPS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \

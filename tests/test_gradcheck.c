@@ -1,161 +1,17 @@
-/* test_gradcheck.c - central finite-difference checks of every layer kernel in layers.h.
- *
- * Method. For a layer with inputs/parameters X and output out = f(X), take the scalar
- *   L(X) = sum_i out_i * r_i        (r fixed and random: it is the upstream gradient dout)
- * accumulated in double from the float32 forward output. For each element x of each input and
- * parameter the central difference
- *   fd = (L(x + h+) - L(x - h-)) / (h+ + h-)
- * is compared with the analytic gradient that backward produced from dout = r. h+ and h- are the
- * steps actually taken after rounding x +- FD_EPS to float, so rounding of the perturbed input
- * is not an error source. Tensors here are small, so every element is checked; a tensor larger
- * than FD_ALL_MAX is checked on FD_SUBSET random elements.
- *
- * Step and error budget (inputs, weights and r are O(1)). FD_EPS = 1e-2:
- *   - truncation: the error of a central difference is eps^2/6 * L''', zero for the layers
- *     linear in the perturbed element and ~1e-5 for log-softmax; batchnorm over only 4 values
- *     per channel has a large L''' (each derivative brings a factor rstd, and the channel's
- *     variance moves with every element): ~1.4e-3 there, which halving eps divides by 4;
- *   - rounding: a float32 forward output carries a relative error ~1e-7 * sqrt(terms), so
- *     L+ - L- has an absolute error ~1e-7 * sqrt(#outputs touched) ~ 1e-6, i.e. ~5e-5 after the
- *     division by 2 eps.
- * Both are far below the tolerances:
- *   per element   |g - fd| <= FD_ATOL + FD_RTOL * |fd|        (1e-3 + 5e-3 |fd|)
- *   per tensor    ||g - fd||_2 / ||fd||_2 <= FD_NORM_TOL        (2e-3)
- * The norm criterion catches small systematic errors (a gradient off by 1% overall fails it);
- * the per-element one catches a single wrong element. test_gradcheck_catches_planted_errors
- * shows both fire on planted mistakes. Kinks are avoided: ReLU inputs have |x| >= 0.1 > eps;
- * maxpool inputs are distinct values on a 0.05 grid, so the 4 values of a window differ by more
- * than 2 eps and no perturbation changes a window's winner.
- *
- * Each layer test also checks that backward ACCUMULATES: it is called again on buffers
- * pre-filled with random values, which must grow by exactly the gradient (float rounding only).
- * Every test runs the kernels with one thread (the tensors are tiny; threads only add overhead
- * on a loaded machine). Set DANN_FD_VERBOSE=1 to print the worst error of every check. */
+/* test_gradcheck.c - central finite-difference checks of the py3 layer kernels in layers.h
+ * (conv2d, batchnorm, the fused BatchNorm-pool kernel, maxpool 2x2, ReLU, dropout, Linear,
+ * log-softmax + NLL, GRL), with the checker of fdcheck.h (method, step and tolerances there).
+ * Kinks are avoided: ReLU inputs have |x| >= 0.1 > eps; maxpool inputs are distinct values on a
+ * 0.05 grid, so the 4 values of a window differ by more than 2 eps and no perturbation changes a
+ * window's winner. Each layer test also checks that backward ACCUMULATES: it is called again on
+ * buffers pre-filled with random values, which must grow by exactly the gradient.
+ * test_gradcheck_catches_planted_errors shows both criteria fire on planted mistakes. Every test
+ * runs the kernels with one thread (the tensors are tiny). */
 #include <stdlib.h>
 #include <string.h>
+#include "fdcheck.h"
 #include "layers/layers.h"
 #include "test.h"
-
-#define FD_EPS 1e-2
-#define FD_ATOL 1e-3
-#define FD_RTOL 5e-3
-#define FD_NORM_TOL 2e-3
-#define FD_ALL_MAX 1000
-#define FD_SUBSET 64
-/* Accumulation: (pre + g) computed by the kernel vs by the test, float rounding only. */
-#define ACC_TOL 1e-5
-
-typedef double (*fd_loss)(void *ctx);
-
-typedef struct {
-    int checked, bad;
-    double worst_abs;    /* max |g - fd| */
-    double worst_ratio;  /* max |g - fd| / (FD_ATOL + FD_RTOL |fd|): > 1 fails */
-    double rel_norm;     /* ||g - fd|| / ||fd|| */
-    size_t worst_i;
-    double worst_g, worst_fd;
-} fd_result;
-
-/* ---- small helpers ---- */
-
-static float *fvec(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof *p);
-    if (!p) { fprintf(stderr, "test_gradcheck: out of memory\n"); abort(); }
-    return p;
-}
-
-static float *fdup(const float *x, size_t n) {
-    float *p = fvec(n);
-    memcpy(p, x, n * sizeof *p);
-    return p;
-}
-
-static void fill(float *x, size_t n, dann_rng *r, float lo, float hi) {
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_uniform(r);
-}
-
-static double dot(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
-    return s;
-}
-
-static int verbose(void) {
-    const char *v = getenv("DANN_FD_VERBOSE");
-    return v && *v && *v != '0';
-}
-
-/* Compares the analytic gradient g of x (n elements) with central differences of f. */
-static fd_result fd_eval(float *x, size_t n, const float *g, fd_loss f, void *ctx, uint64_t seed) {
-    fd_result res = {0};
-    double num = 0, den = 0;
-    size_t count = n <= FD_ALL_MAX ? n : FD_SUBSET;
-    int32_t *idx = malloc((n ? n : 1) * sizeof *idx);
-    if (!idx) { fprintf(stderr, "test_gradcheck: out of memory\n"); abort(); }
-    for (size_t i = 0; i < n; i++) idx[i] = (int32_t)i;
-    if (count < n) {
-        dann_rng rng;
-        rng_seed(&rng, seed);
-        rng_shuffle(&rng, idx, (int)n);
-    }
-    for (size_t k = 0; k < count; k++) {
-        size_t i = (size_t)idx[k];
-        float x0 = x[i];
-        x[i] = (float)(x0 + FD_EPS);
-        double hp = (double)x[i] - (double)x0;
-        double lp = f(ctx);
-        x[i] = (float)(x0 - FD_EPS);
-        double hm = (double)x0 - (double)x[i];
-        double lm = f(ctx);
-        x[i] = x0;
-        double fd = (lp - lm) / (hp + hm);
-        double d = fabs((double)g[i] - fd);
-        double ratio = d / (FD_ATOL + FD_RTOL * fabs(fd));
-        if (!(d == d)) ratio = d = INFINITY;
-        if (ratio > 1) res.bad++;
-        if (d > res.worst_abs) res.worst_abs = d;
-        if (ratio > res.worst_ratio || k == 0) {
-            res.worst_ratio = ratio;
-            res.worst_i = i;
-            res.worst_g = g[i];
-            res.worst_fd = fd;
-        }
-        num += d * d;
-        den += fd * fd;
-    }
-    res.checked = (int)count;
-    res.rel_norm = den > 0 ? sqrt(num / den) : (num > 0 ? INFINITY : 0);
-    free(idx);
-    return res;
-}
-
-static int fd_ok(const fd_result *r) { return r->bad == 0 && r->rel_norm <= FD_NORM_TOL; }
-
-#define FD_CHECK(what, x, n, g, f, ctx, seed)                                                   \
-    fd_check_at(what, x, n, g, f, ctx, seed, __FILE__, __LINE__)
-
-static void fd_check_at(const char *what, float *x, size_t n, const float *g, fd_loss f, void *ctx,
-                        uint64_t seed, const char *file, int line) {
-    fd_result r = fd_eval(x, n, g, f, ctx, seed);
-    if (verbose())
-        printf("    fd %-28s n=%-4d worst |g-fd| %.3g  worst/tol %.3f  ||g-fd||/||fd|| %.3g\n", what,
-               r.checked, r.worst_abs, r.worst_ratio, r.rel_norm);
-    if (!fd_ok(&r))
-        test_fail(file, line,
-                  "%s: %d of %d elements outside |g-fd| <= %g + %g|fd|, ||g-fd||/||fd|| = %.3g "
-                  "(limit %g); worst [%zu] g %.7g fd %.7g",
-                  what, r.bad, r.checked, FD_ATOL, FD_RTOL, r.rel_norm, FD_NORM_TOL, r.worst_i,
-                  r.worst_g, r.worst_fd);
-}
-
-/* After a backward on buffers that held `pre`, `got` must be pre + g. */
-static void check_accum(const char *what, const float *got, const float *pre, const float *g,
-                        size_t n) {
-    float *want = fvec(n);
-    for (size_t i = 0; i < n; i++) want[i] = pre[i] + g[i];
-    CHECK_CLOSE(what, got, want, n, ACC_TOL, ACC_TOL);
-    free(want);
-}
 
 /* ---- conv2d ---- */
 

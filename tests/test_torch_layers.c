@@ -6,7 +6,7 @@
  * must be twice the reference. Each comparison prints its worst |a-b|. */
 #include <stdlib.h>
 #include <string.h>
-#include "io/safetensors.h"
+#include "fxcheck.h"
 #include "layers/layers.h"
 #include "test.h"
 
@@ -14,48 +14,14 @@
 #define ATOL 1e-5
 #define RTOL 1e-4
 
-static int open_fx(st_file *f) {
-    dann_error err = {0};
-    if (st_read(f, LAYERS_FIXTURE, &err)) {
-        CHECK(0, "%s (regenerate with `make fixtures`)", err.msg);
-        return 0;
-    }
-    return 1;
-}
-
-/* The tensor "<case>.<what>", checked for dtype (and element count when n > 0). */
+static int open_fx(st_file *f) { return fx_open(f, LAYERS_FIXTURE); }
 static const st_tensor *get(const st_file *f, const char *c, const char *what, st_dtype dt, size_t n) {
-    char name[128];
-    snprintf(name, sizeof name, "%s.%s", c, what);
-    const st_tensor *t = st_find(f, name);
-    CHECK(t && t->dtype == dt && (n == 0 || t->numel == n), "%s: %s missing or wrong dtype/size",
-          LAYERS_FIXTURE, name);
-    return t && t->dtype == dt && (n == 0 || t->numel == n) ? t : NULL;
+    return fx_get(f, LAYERS_FIXTURE, c, what, dt, n);
 }
-static const float *f32(const st_file *f, const char *c, const char *what, size_t n) {
-    const st_tensor *t = get(f, c, what, ST_F32, n);
-    return t ? t->data : NULL;
-}
-#define F32(c, what, n) f32(f, c, what, (size_t)(n))
-
-static float *zeros(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
-
-static void cmp(const char *c, const char *what, const float *got, const float *want, size_t n) {
-    char label[96];
-    snprintf(label, sizeof label, "%s %s", c, what);
-    double worst = CHECK_CLOSE(label, got, want, n, ATOL, RTOL);
-    printf("    worst |a-b| %-30s %.3g\n", label, worst);
-}
-
-/* After a second accumulating backward: got must be 2*want. */
-static void cmp2(const char *c, const char *what, const float *got, const float *want, size_t n) {
-    float *w2 = zeros(n);
-    char label[96];
-    for (size_t i = 0; i < n; i++) w2[i] = 2.0f * want[i];
-    snprintf(label, sizeof label, "%s %s (2nd backward accumulates)", c, what);
-    CHECK_CLOSE(label, got, w2, n, ATOL, RTOL);
-    free(w2);
-}
+#define F32(c, what, n) fx_f32(f, LAYERS_FIXTURE, c, what, (size_t)(n))
+#define zeros fx_zeros
+#define cmp(c, what, got, want, n) fx_cmp(c, what, got, want, n, ATOL, RTOL)
+#define cmp2(c, what, got, want, n) fx_cmp2(c, what, got, want, n, ATOL, RTOL)
 
 /* slots: threads the kernel may use (results may depend on it only through rounding). */
 static void conv_case(const st_file *f, const char *c, int slots) {

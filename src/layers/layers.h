@@ -134,4 +134,52 @@ void  logsoftmax_nll_backward(float *dinp, const float *logp, const int32_t *y, 
  * backward dinp += -lambda * dout. ---- */
 void grl_backward(float *dinp, const float *dout, size_t n, float lambda);
 
+/* ==== Layers of the described networks (docs/NETWORKS.md): general convolution and pooling,
+ * sigmoid, sparse-input Linear. Same conventions as above: caller memory, outputs first,
+ * backward accumulates, dinp NULL = do not propagate. ==== */
+
+/* ---- convolution with stride and zero padding, bias: torch.nn.Conv2d(C, OC, K, stride, pad).
+ * inp (B,C,H,W)  w (OC,C,K,K)  b (OC)  out (B,OC,OH,OW), OH = (H+2*pad-K)/stride + 1 (floor),
+ * OW likewise. Contract: stride >= 1, pad >= 0, K <= H+2*pad and K <= W+2*pad (asserted).
+ * slots: as conv_dims (threads that may work at once; 0 means 1).
+ * scratch: convg_scratch_floats(d) floats; the forward and backward may use it freely (the
+ * backward recomputes what it needs from inp, so the scratch need not survive in between).
+ * Stride 1 runs on conv2d_forward/backward (on a zero-padded copy when pad > 0), with their
+ * speed and results; stride > 1 on a portable im2col + gemm path. ---- */
+typedef struct { int B, C, H, W, OC, K, stride, pad, slots; } convg_dims;
+void convg_out_shape(const convg_dims *d, int *OH, int *OW);
+size_t convg_scratch_floats(const convg_dims *d);
+void convg_forward(float *out, const float *inp, const float *w, const float *b,
+                   const convg_dims *d, float *scratch);
+void convg_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                    const float *w, const convg_dims *d, float *scratch);
+
+/* ---- max-pool, any kernel K, stride and padding: torch.nn.MaxPool2d(K, stride, pad), floor
+ * mode. inp (B,C,H,W)  out, argmax (B,C,OH,OW), OH = (H+2*pad-K)/stride + 1. The margin is
+ * -inf; argmax is the winner's index into the unpadded (H,W) plane; ties go to the first
+ * element in row-major order and a NaN wins, as in torch's CPU kernel. Contract (asserted, as
+ * torch): stride >= 1, 0 <= 2*pad <= K, K <= H+2*pad, K <= W+2*pad. Overlapping windows
+ * (stride < K): the backward adds each window's gradient into its winner. ---- */
+typedef struct { int B, C, H, W, K, stride, pad; } maxpoolg_dims;
+void maxpoolg_out_shape(const maxpoolg_dims *d, int *OH, int *OW);
+void maxpoolg_forward(float *out, int32_t *argmax, const float *inp, const maxpoolg_dims *d);
+void maxpoolg_backward(float *dinp, const float *dout, const int32_t *argmax,
+                       const maxpoolg_dims *d);
+
+/* ---- sigmoid, torch.nn.Sigmoid: out = 1/(1+exp(-inp)), no overflow for any |inp|. out may
+ * alias inp. Backward from the forward OUTPUT: dinp += dout * out * (1 - out). ---- */
+void sigmoid_forward(float *out, const float *inp, size_t n);
+void sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+/* ---- Linear on a sparse CSR batch (a first layer: no input gradient).
+ * x (B,IN) as rowptr (B+1; rowptr[0] = 0, non-decreasing), col (rowptr[B]; each in [0, IN),
+ * asserted by the forward), val (rowptr[B]); w (OUT,IN), b (OUT) as torch.nn.Linear;
+ * out (B,OUT) = x w^T + b. Backward accumulates dw (OUT,IN) and db (OUT) from dout (B,OUT).
+ * One multiply-add per non-zero and output; results do not depend on the thread count. ---- */
+void linear_sparse_forward(float *out, const int64_t *rowptr, const int32_t *col,
+                           const float *val, const float *w, const float *b, int B, int IN,
+                           int OUT);
+void linear_sparse_backward(float *dw, float *db, const float *dout, const int64_t *rowptr,
+                            const int32_t *col, const float *val, int B, int IN, int OUT);
+
 #endif
