@@ -159,7 +159,8 @@ dann_status dann_model_new(dann_model **out, const char *arch, uint64_t seed, in
     m->slots = dann_get_threads() > omp_procs() ? dann_get_threads() : omp_procs();
     m->scratch = dann_calloc(net_scratch_floats(a, max_batch, m->slots) + 1, sizeof(float), err);
     m->agrad = dann_calloc(a->grad_per_image * (size_t)max_batch + 1, sizeof(float), err);
-    if (!m->params || !m->grad || !m->state || !m->scratch || !m->agrad ||
+    m->rowbuf = dann_calloc((size_t)max_batch + 1, sizeof(int64_t), err);
+    if (!m->params || !m->grad || !m->state || !m->scratch || !m->agrad || !m->rowbuf ||
         pass_alloc(m, &m->pass[0], err) || pass_alloc(m, &m->pass[1], err)) {
         dann_model_free(m);
         return DANN_ERR_NOMEM;
@@ -190,6 +191,7 @@ void dann_model_free(dann_model *m) {
     free(m->state);
     free(m->scratch);
     free(m->agrad);
+    free(m->rowbuf);
     pass_free(&m->pass[0]);
     pass_free(&m->pass[1]);
     free(m->net);
@@ -261,8 +263,13 @@ static void eval_chunks(dann_model *m, const dann_input *in, int heads, float *o
     for (int done = 0; done < in->B; done += m->max_batch) {
         const int n = in->B - done < m->max_batch ? in->B - done : m->max_batch;
         dann_input chunk = {.B = n};
-        if (in->x) chunk.x = in->x + (size_t)done * img;
-        else chunk.rowptr = in->rowptr + done, chunk.col = in->col, chunk.val = in->val;
+        if (in->x) {
+            chunk.x = in->x + (size_t)done * img;
+        } else {  // the chunk's rows, their offsets rebased to its first non-zero
+            const int64_t base = in->rowptr[done];
+            for (int b = 0; b <= n; b++) m->rowbuf[b] = in->rowptr[done + b] - base;
+            chunk.rowptr = m->rowbuf, chunk.col = in->col + base, chunk.val = in->val + base;
+        }
         pass_t *p = &m->pass[0];
         model_forward(m, p, &chunk, 0, heads, NULL);
         memcpy(out + (size_t)done * per, pick(p), (size_t)n * per * sizeof(float));

@@ -51,6 +51,7 @@ struct dann_model {
     float *state;                  /* BN running mean/var, tensor-table order */
     int64_t bn_count[MODEL_MAX_TENSORS]; /* per TENSOR_BN_COUNT entry: torch num_batches_tracked */
     float *scratch;                /* shared convolution scratch, sized for `slots` threads */
+    int64_t *rowbuf;               /* max_batch + 1 row offsets: a chunk of a sparse batch */
     int slots;                     /* most threads a kernel may use (fixed at creation) */
     pass_t pass[2];                /* [0] source (and eval), [1] target */
     /* Per tensor-table entry: its data (in params or state) and, for parameters, its gradient

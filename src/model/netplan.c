@@ -169,14 +169,12 @@ static dann_status section(builder *b, int sec, flow *f) {
                          l->pad ? " with its padding" : "");
                 return dann_fail(b->err, DANN_ERR_ARG, "%s: %s", name, msg);
             }
-            if (l->stride != 1 || l->pad != 0)
-                return fail(b, name, "stride and padding are not supported yet", f);
             net_op *op = new_op(b, OP_CONV, sec, name, f);
             op->K = l->k, op->stride = l->stride, op->pad = l->pad;
             int w_shape[4] = {l->n, f->C, l->k, l->k}, fan = f->C * l->k * l->k;
             op->w = add_tensor(b, name, "weight", TENSOR_PARAM, 4, w_shape, INIT_KAIMING, fan);
             op->b = add_tensor(b, name, "bias", TENSOR_PARAM, 1, &l->n, INIT_FANIN, fan);
-            op->grey_ok = op->first && f->C == 3 && !P->vec;
+            op->grey_ok = op->first && f->C == 3 && !P->vec && l->stride == 1 && l->pad == 0;
             int OH = (f->H + 2 * l->pad - l->k) / l->stride + 1, OW = (f->W + 2 * l->pad - l->k) / l->stride + 1;
             set_output(b, op, f, l->n, OH, OW, 1, 0, 1);
             if (op->grey_ok) {
@@ -227,8 +225,7 @@ static dann_status section(builder *b, int sec, flow *f) {
                 snprintf(msg, sizeof msg, "kernel %d larger than its %dx%d input", l->k, f->H, f->W);
                 return dann_fail(b->err, DANN_ERR_ARG, "%s: %s", name, msg);
             }
-            if (l->k != 2 || l->stride != 2 || l->pad != 0)
-                return fail(b, name, "only maxpool(2) is supported yet", f);
+            if (2 * l->pad > l->k) return fail(b, name, "padding larger than half the kernel", f);
             net_op *op = new_op(b, OP_MAXPOOL, sec, name, f);
             op->K = l->k, op->stride = l->stride, op->pad = l->pad;
             const int OH = (f->H + 2 * l->pad - l->k) / l->stride + 1, OW = (f->W + 2 * l->pad - l->k) / l->stride + 1;
@@ -241,7 +238,6 @@ static dann_status section(builder *b, int sec, flow *f) {
         case LK_SIGMOID: {
             const int relu = l->kind == LK_RELU;
             const char *name = modname(b, sec, relu ? NK_RELU : NK_SIGMOID);
-            if (!relu) return fail(b, name, "sigmoid is not supported yet", f);
             net_op *op = new_op(b, relu ? OP_RELU : OP_SIGMOID, sec, name, f);
             set_output(b, op, f, f->C, f->H, f->W, f->img, can_run_in_place(f), f->grad >= 0);
             f->keep = 1;  // the backward reads the output
@@ -338,6 +334,12 @@ size_t net_scratch_floats(const net_plan *P, int B, int slots) {
     for (int i = 0; i < P->n_ops; i++) {
         const net_op *op = &P->ops[i];
         if (op->kind != OP_CONV) continue;
+        if (op->stride != 1 || op->pad != 0) {
+            convg_dims g = {B, op->C, op->H, op->W, op->OC, op->K, op->stride, op->pad, slots};
+            size_t n = convg_scratch_floats(&g);
+            most = n > most ? n : most;
+            continue;
+        }
         for (int grey = 0; grey <= op->grey_ok; grey++) {
             conv_dims d = {B, grey ? 1 : op->C, op->H, op->W, op->OC, op->K, slots};
             size_t n = conv2d_scratch_floats(&d);

@@ -78,6 +78,15 @@ static const float *op_input(const net_plan *P, const net_op *op, const view *v,
 static conv_dims conv_of(const dann_model *m, const net_op *op, int B, int grey) {
     return (conv_dims){B, grey ? 1 : op->C, op->H, op->W, op->OC, op->K, model_slots(m)};
 }
+/* Stride or padding: the general convolution (which runs stride 1 on the same kernels). */
+static int conv_general(const net_op *op) { return op->stride != 1 || op->pad != 0; }
+static convg_dims convg_of(const dann_model *m, const net_op *op, int B) {
+    return (convg_dims){B, op->C, op->H, op->W, op->OC, op->K, op->stride, op->pad, model_slots(m)};
+}
+static int pool2(const net_op *op) { return op->K == 2 && op->stride == 2 && op->pad == 0; }
+static maxpoolg_dims pool_of(const net_op *op, int B) {
+    return (maxpoolg_dims){B, op->C, op->H, op->W, op->K, op->stride, op->pad};
+}
 
 static void conv_forward(dann_model *m, pass_t *p, const net_op *op, const view *v, int B) {
     const net_plan *P = m->net;
@@ -94,6 +103,9 @@ static void conv_forward(dann_model *m, pass_t *p, const net_op *op, const view 
             memcpy(gin + (size_t)b * plane, p->in.x + (size_t)b * 3 * plane, plane * sizeof(float));
         conv_dims dg = conv_of(m, op, B, 1);
         conv2d_forward(A(v, op->out), gin, w1, t[op->b], &dg, m->scratch);
+    } else if (conv_general(op)) {
+        convg_dims g = convg_of(m, op, B);
+        convg_forward(A(v, op->out), op_input(P, op, v, p), t[op->w], t[op->b], &g, m->scratch);
     } else {
         conv_dims d = conv_of(m, op, B, 0);
         conv2d_forward(A(v, op->out), op_input(P, op, v, p), t[op->w], t[op->b], &d, m->scratch);
@@ -126,8 +138,16 @@ static void op_forward(dann_model *m, pass_t *p, const net_op *op, const view *v
         if (training) m->bn_count[op->cnt]++;
         break;
     }
-    case OP_MAXPOOL: maxpool2_forward(y, I(v, op->idx), x, B, op->C, op->H, op->W); break;
+    case OP_MAXPOOL:
+        if (pool2(op)) {
+            maxpool2_forward(y, I(v, op->idx), x, B, op->C, op->H, op->W);
+        } else {
+            maxpoolg_dims g = pool_of(op, B);
+            maxpoolg_forward(y, I(v, op->idx), x, &g);
+        }
+        break;
     case OP_RELU: relu_forward(y, x, nB * n_in); break;
+    case OP_SIGMOID: sigmoid_forward(y, x, nB * n_in); break;
     case OP_DROPOUT:
         if (training) {
             const size_t unit = op->dropout2d ? (size_t)op->H * op->W : 1;
@@ -136,7 +156,13 @@ static void op_forward(dann_model *m, pass_t *p, const net_op *op, const view *v
             memcpy(y, x, nB * n_in * sizeof(float));
         }
         break;
-    case OP_FC: linear_forward(y, x, t[op->w], t[op->b], B, op->C, op->OC); break;
+    case OP_FC:
+        if (op->first && !p->in.x)
+            linear_sparse_forward(y, p->in.rowptr, p->in.col, p->in.val, t[op->w], t[op->b], B,
+                                  op->C, op->OC);
+        else
+            linear_forward(y, x, t[op->w], t[op->b], B, op->C, op->OC);
+        break;
     default: DANN_ASSERT(0);
     }
 }
@@ -146,7 +172,8 @@ void model_forward(dann_model *m, pass_t *p, const dann_input *in, int training,
     const net_plan *P = m->net;
     const int B = in->B;
     DANN_ASSERT(B >= 1 && B <= m->max_batch && B <= p->cap);
-    DANN_ASSERT(in->x);
+    // a sparse batch only where the first layer is fc on a vector input
+    DANN_ASSERT(in->x || (P->vec && P->ops[0].kind == OP_FC && in->rowptr && in->col && in->val));
     view v = view_of(p);
     p->B = B;
     p->heads = heads;
@@ -156,7 +183,7 @@ void model_forward(dann_model *m, pass_t *p, const dann_input *in, int training,
             if (sec_runs(P->mask_sec[k], heads))
                 dropout_draw(p->mask[k], (size_t)B * p->mask_units[k], P->mask_p[k], rng);
     }
-    p->grey = !P->vec && P->in_c == 3 && P->ops[0].grey_ok &&
+    p->grey = !P->vec && P->in_c == 3 && P->ops[0].grey_ok && in->x &&
               all_grey(in->x, B, (size_t)P->in_h * P->in_w);
     for (int s = 0; s < SEC_N; s++) {
         if (!sec_runs(s, heads)) continue;
@@ -194,6 +221,10 @@ static void conv_backward(dann_model *m, pass_t *p, const net_op *op, const view
         conv_dims dg = conv_of(m, op, B, 1);
         conv2d_backward(NULL, dw1, db1, G(v, op->gout), A(v, P->grey_in), w1, &dg, m->scratch);
         spread_grey_grads(m, op, dw1, db1);
+    } else if (conv_general(op)) {
+        convg_dims cg = convg_of(m, op, B);
+        convg_backward(G(v, op->gin), g[op->w], g[op->b], G(v, op->gout), op_input(P, op, v, p),
+                       t[op->w], &cg, m->scratch);
     } else {
         conv_dims d = conv_of(m, op, B, 0);
         conv2d_backward(G(v, op->gin), g[op->w], g[op->b], G(v, op->gout), op_input(P, op, v, p),
@@ -245,7 +276,13 @@ static void op_backward(dann_model *m, pass_t *p, const net_op *op, const view *
     const float *dout = last_of_head ? A(v, P->dlogit[op->sec == SEC_CLASS ? 0 : 1]) : G(v, op->gout);
     float *dinp = G(v, op->gin);
     switch (op->kind) {
-    case OP_FC: linear_backward(dinp, g[op->w], g[op->b], dout, x, t[op->w], B, op->C, op->OC); break;
+    case OP_FC:
+        if (op->first && !p->in.x)
+            linear_sparse_backward(g[op->w], g[op->b], dout, p->in.rowptr, p->in.col, p->in.val, B,
+                                   op->C, op->OC);
+        else
+            linear_backward(dinp, g[op->w], g[op->b], dout, x, t[op->w], B, op->C, op->OC);
+        break;
     case OP_BN: {
         const float *mean = v->stats + op->stat, *rstd = mean + op->C;
         batchnorm_backward(dinp, g[op->w], g[op->b], dout, x, mean, rstd, t[op->w], B, op->C,
@@ -255,6 +292,9 @@ static void op_backward(dann_model *m, pass_t *p, const net_op *op, const view *
     case OP_RELU:
         if (dinp) relu_backward(dinp, dout, A(v, op->out), n);
         break;
+    case OP_SIGMOID:
+        if (dinp) sigmoid_backward(dinp, dout, A(v, op->out), n);
+        break;
     case OP_DROPOUT:
         if (dinp) {
             const size_t unit = op->dropout2d ? (size_t)op->H * op->W : 1;
@@ -262,7 +302,13 @@ static void op_backward(dann_model *m, pass_t *p, const net_op *op, const view *
         }
         break;
     case OP_MAXPOOL:
-        if (dinp) maxpool2_backward(dinp, dout, I(v, op->idx), B, op->C, op->H, op->W);
+        if (!dinp) break;
+        if (pool2(op)) {
+            maxpool2_backward(dinp, dout, I(v, op->idx), B, op->C, op->H, op->W);
+        } else {
+            maxpoolg_dims pg = pool_of(op, B);
+            maxpoolg_backward(dinp, dout, I(v, op->idx), &pg);
+        }
         break;
     default: DANN_ASSERT(0);
     }
