@@ -12,5 +12,7 @@ int cmd_import(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_pad(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 
 #endif

@@ -17,6 +17,8 @@ static const struct {
     {"import", cmd_import, "make a checkpoint from safetensors weights (PyTorch state_dict names)"},
     {"bench", cmd_bench, "time training steps, evaluation and memory"},
     {"plot", cmd_plot, "training curves of runs (metrics.jsonl) as a PNG"},
+    {"embed", cmd_embed, "t-SNE / PCA picture of checkpoints' features, coloured by domain"},
+    {"pad", cmd_pad, "proxy A-distance between two datasets, raw or in a checkpoint's features"},
 };
 
 static void usage(FILE *f) {

@@ -112,7 +112,7 @@ static dann_status top_eigen(double *U, double *lam, const double *S, int m, int
     for (size_t i = 0; i < (size_t)m * b; i++) Q[i] = rng_uniform(&rng) - 0.5;
     orthonormalise(Q, m, b, &rng);
     for (int it = 0; it < PCA_MAX_ITERS; it++) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m >= 256)
         for (int i = 0; i < m; i++)  /* Z = S Q */
             for (int c = 0; c < b; c++) {
                 double s = 0;
@@ -191,7 +191,7 @@ dann_status pca_fit(float *proj, float *comps, double *var, const float *X, int 
             if (gram) R[(size_t)i * d + j] = v;
             else R[(size_t)j * n + i] = v;
         }
-#pragma omp parallel for schedule(dynamic, 8)
+#pragma omp parallel for schedule(dynamic, 8) if (m >= 64)
     for (int a = 0; a < m; a++)
         for (int b = a; b < m; b++) {
             const double *ra = R + (size_t)a * len, *rb = R + (size_t)b * len;
@@ -218,7 +218,7 @@ dann_status pca_fit(float *proj, float *comps, double *var, const float *X, int 
         if (C[(size_t)c * d + big] < 0)
             for (int j = 0; j < d; j++) C[(size_t)c * d + j] = -C[(size_t)c * d + j];
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 256)
     for (int i = 0; i < n; i++)
         for (int c = 0; c < k; c++) {
             double s = 0;

@@ -14,6 +14,9 @@
 
 #define FONT "DejaVu Sans"
 #define TITLE_BAND 34.0
+#define LEGEND_PAD 7.0
+#define LEGEND_LINE 16.0
+#define LEGEND_SAMPLE 26.0
 
 static const unsigned char palette[PLOT_PALETTE][3] = {
     {31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14}, {148, 103, 189},
@@ -96,6 +99,8 @@ void plot_canvas_title(plot_canvas *c, const char *title) {
     cairo_set_source_rgb(c->cr, 0, 0, 0);
     plot_text(c, c->width / 2.0, 23, title, 17, 1, 1);
 }
+
+double plot_canvas_top(const plot_canvas *c) { return c->top; }
 
 plot_rect plot_canvas_cell(const plot_canvas *c, int rows, int cols, int i) {
     DANN_ASSERT(rows > 0 && cols > 0 && i >= 0 && i < rows * cols);
@@ -331,12 +336,48 @@ void plot_legend_add(plot_axes *ax, const char *label, plot_style st, int is_lin
     ax->legend[ax->n_legend++].is_line = is_line;
 }
 
-void plot_axes_end(plot_axes *ax) {
+static void legend_size(const plot_axes *ax, double *w, double *h) {
+    double tw = 0;
+    for (int i = 0; i < ax->n_legend; i++) tw = fmax(tw, text_width(ax->c->cr, ax->legend[i].label, 11));
+    *w = LEGEND_PAD * 3 + LEGEND_SAMPLE + tw;
+    *h = LEGEND_PAD * 2 + LEGEND_LINE * ax->n_legend;
+}
+
+void plot_legend_at(plot_axes *ax, double x, double y) {
     if (!ax->n_legend) return;
     cairo_t *cr = ax->c->cr;
-    double tw = 0, lh = 16, pad = 7, sample = 26;
-    for (int i = 0; i < ax->n_legend; i++) tw = fmax(tw, text_width(cr, ax->legend[i].label, 11));
-    double w = pad * 3 + sample + tw, h = pad * 2 + lh * ax->n_legend;
+    double w, h;
+    legend_size(ax, &w, &h);
+    cairo_set_dash(cr, NULL, 0, 0);
+    cairo_rectangle(cr, x + 0.5, y + 0.5, w, h);
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.88);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.7, 0.7, 0.7);
+    cairo_set_line_width(cr, 1);
+    cairo_stroke(cr);
+    for (int i = 0; i < ax->n_legend; i++) {
+        double cy = y + LEGEND_PAD + LEGEND_LINE * i + LEGEND_LINE / 2;
+        plot_style st = ax->legend[i].st;
+        if (ax->legend[i].is_line) {
+            plot_set_line(cr, st);
+            cairo_move_to(cr, x + LEGEND_PAD, cy);
+            cairo_line_to(cr, x + LEGEND_PAD + LEGEND_SAMPLE, cy);
+            cairo_stroke(cr);
+        }
+        if (st.marker >= 0) {
+            if (st.alpha > 0 && st.alpha < 0.8) st.alpha = 0.8;
+            if (st.size > 0 && st.size < 7) st.size = 7;
+            plot_marker_draw(cr, x + LEGEND_PAD + LEGEND_SAMPLE / 2, cy, st);
+        }
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        plot_text(ax->c, x + LEGEND_PAD * 2 + LEGEND_SAMPLE, cy + 4, ax->legend[i].label, 11, 0, 0);
+    }
+}
+
+void plot_axes_end(plot_axes *ax) {
+    if (!ax->n_legend) return;
+    double w, h;
+    legend_size(ax, &w, &h);
     /* candidate places, in order of preference: the corners, then the middles of the edges */
     plot_rect f = ax->frame;
     double xs[3] = {f.x + f.w - w - 6, f.x + 6, f.x + (f.w - w) / 2};
@@ -352,28 +393,5 @@ void plot_axes_end(plot_axes *ax) {
             y = ys[cand[k][1]];
         }
     }
-    cairo_set_dash(cr, NULL, 0, 0);
-    cairo_rectangle(cr, x + 0.5, y + 0.5, w, h);
-    cairo_set_source_rgba(cr, 1, 1, 1, 0.88);
-    cairo_fill_preserve(cr);
-    cairo_set_source_rgb(cr, 0.7, 0.7, 0.7);
-    cairo_set_line_width(cr, 1);
-    cairo_stroke(cr);
-    for (int i = 0; i < ax->n_legend; i++) {
-        double cy = y + pad + lh * i + lh / 2;
-        plot_style st = ax->legend[i].st;
-        if (ax->legend[i].is_line) {
-            plot_set_line(cr, st);
-            cairo_move_to(cr, x + pad, cy);
-            cairo_line_to(cr, x + pad + sample, cy);
-            cairo_stroke(cr);
-        }
-        if (st.marker >= 0) {
-            if (st.alpha > 0 && st.alpha < 0.8) st.alpha = 0.8;
-            if (st.size > 0 && st.size < 6) st.size = 6;
-            plot_marker_draw(cr, x + pad + sample / 2, cy, st);
-        }
-        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        plot_text(ax->c, x + pad * 2 + sample, cy + 4, ax->legend[i].label, 11, 0, 0);
-    }
+    plot_legend_at(ax, x, y);
 }

@@ -78,6 +78,8 @@ dann_status plot_canvas_new(plot_canvas **out, int width, int height, dann_error
 void plot_canvas_free(plot_canvas *c);
 /* A title centred in a band at the top; the cells below start under it. */
 void plot_canvas_title(plot_canvas *c, const char *title);
+/* The height of the title band (0 without a title): where the cells start. */
+double plot_canvas_top(const plot_canvas *c);
 /* Cell i (row-major) of a rows x cols grid over the canvas below the title band. */
 plot_rect plot_canvas_cell(const plot_canvas *c, int rows, int cols, int i);
 /* Writes the canvas as PNG to path atomically (path.tmp written, fsync'd, renamed). On failure
@@ -98,8 +100,11 @@ void plot_axes_map(const plot_axes *ax, double x, double y, double *px, double *
 /* Adds a legend entry (a line sample when is_line, else the style's marker); at most
  * PLOT_MAX_LEGEND, the rest are ignored. */
 void plot_legend_add(plot_axes *ax, const char *label, plot_style st, int is_line);
-/* Draws the legend box (when it has entries) in the least crowded corner of the frame. */
+/* Draws the legend box (when it has entries) where the frame is least crowded. */
 void plot_axes_end(plot_axes *ax);
+/* Draws the legend box with its top-left corner at pixel (x, y) instead (e.g. beside the
+ * frame); then do not call plot_axes_end. */
+void plot_legend_at(plot_axes *ax, double x, double y);
 
 /* A polyline through (x[i], y[i]); non-finite points break it. */
 void plot_line(plot_axes *ax, const double *x, const double *y, int n, plot_style st);

@@ -29,7 +29,7 @@ double trustworthiness(const float *X, int dx, const float *Y, int dy, int n, in
     long long *pen = calloc((size_t)n, sizeof *pen);
     if (!pen) return NAN;
     int failed = 0;
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed) if (n >= 256)
     {
         nb *buf = malloc(sizeof(nb) * (size_t)n);
         int *rank = malloc(sizeof(int) * (size_t)n);

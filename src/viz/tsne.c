@@ -20,6 +20,9 @@
 #define MIN_GRAD_NORM 1e-7
 #define NO_PROGRESS_EXPLORE 250   /* sklearn's _EXPLORATION_N_ITER, the first stage's patience */
 #define NO_PROGRESS 300
+/* below this many points a pass is too short to pay for waking threads (every iteration has
+ * two parallel passes, whose barriers cost dearly on a loaded machine) */
+#define OMP_MIN_ROWS 512
 
 void tsne_opts_default(tsne_opts *o) {
     o->perplexity = 30;
@@ -32,7 +35,7 @@ void tsne_opts_default(tsne_opts *o) {
 }
 
 void tsne_sq_distances(double *D, const float *X, int n, int d) {
-#pragma omp parallel for schedule(dynamic, 16)
+#pragma omp parallel for schedule(dynamic, 16) if (n >= OMP_MIN_ROWS)
     for (int i = 0; i < n; i++) {
         const float *xi = X + (size_t)i * d;
         D[(size_t)i * n + i] = 0;
@@ -82,7 +85,7 @@ static double search_row(double *p, const double *Di, int n, int i, double perpl
 double tsne_joint_p(double *P, const double *D, int n, double perplexity) {
     double worst = 0;
     int failed = 0;
-#pragma omp parallel reduction(max : worst) reduction(| : failed)
+#pragma omp parallel reduction(max : worst) reduction(| : failed) if (n >= OMP_MIN_ROWS)
     {
         double *row = malloc(sizeof(double) * (size_t)n);  /* P may be D: each row in turn */
         failed = !row;
@@ -117,7 +120,7 @@ static double kl_grad(double *grad, const double *P, double exag, const double *
                       double *scratch, int want_kl) {
     double *y0 = scratch, *y1 = scratch + n, *rowsum = scratch + 2 * n;
     for (int i = 0; i < n; i++) y0[i] = Y[2 * i], y1[i] = Y[2 * i + 1];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= OMP_MIN_ROWS)
     for (int i = 0; i < n; i++) {
         double yi0 = y0[i], yi1 = y1[i], s = 0;
 #pragma omp simd reduction(+ : s)
@@ -130,7 +133,7 @@ static double kl_grad(double *grad, const double *P, double exag, const double *
     double Z = 0;
     for (int i = 0; i < n; i++) Z += rowsum[i];
     double invZ = 1 / Z;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= OMP_MIN_ROWS)
     for (int i = 0; i < n; i++) {
         const double *Pi = P + (size_t)i * n;
         double yi0 = y0[i], yi1 = y1[i], g0 = 0, g1 = 0, kl = 0;
