@@ -258,3 +258,43 @@ TEST(viz_cli_plot_errors) {
     CHECK(r->rc == 0 && strstr(r->err, "warning") && strstr(r->err, "truncated") && exists(out),
           "a torn last line: rc %d, stderr '%s'", r->rc, r->err);
 }
+
+/* palette colour i blended with white at strength s, as plot_field paints a saturated cell */
+static void blend(uint8_t out[3], int i, double s) {
+    uint8_t c[3];
+    plot_palette(i, c);
+    for (int k = 0; k < 3; k++) out[k] = (uint8_t)lround(255 * (1 - s) + c[k] * s);
+}
+
+TEST(viz_plot_field_orientation_and_contour) {
+    enum { GW = 40, GH = 30 };
+    float v[GW * GH];
+    for (int j = 0; j < GH; j++)  /* row 0 is the bottom: 0 below the middle, 1 above */
+        for (int i = 0; i < GW; i++) v[j * GW + i] = j < GH / 2 ? 0.0f : 1.0f;
+    dann_error err = {0};
+    plot_canvas *c;
+    CHECK(plot_canvas_new(&c, 400, 300, &err) == DANN_OK, "canvas: %s", err.msg);
+    if (!c) return;
+    plot_axes ax;
+    plot_axes_begin(&ax, c, plot_canvas_cell(c, 1, 1, 0), NULL, (plot_range){0, 1}, (plot_range){0, 1});
+    plot_field(&ax, v, GW, GH, 2, 4, 0.5, 1);
+    plot_axes_end(&ax);
+    const char *path = pathf(test_tmpdir(), "field.png");
+    CHECK(plot_canvas_save(c, path, &err) == DANN_OK, "save: %s", err.msg);
+    vt_image im;
+    if (vt_load(&im, path)) {
+        uint8_t lo[3], hi[3], dark[3] = {38, 38, 38};
+        blend(lo, 2, 0.5);
+        blend(hi, 4, 0.5);
+        plot_rect f = ax.frame;
+        int x0 = (int)f.x + 3, x1 = (int)(f.x + f.w) - 3, ymid = (int)(f.y + f.h / 2);
+        long bottom = vt_count(&im, x0, ymid + 6, x1, (int)(f.y + f.h) - 3, lo, 6);
+        long top = vt_count(&im, x0, (int)f.y + 3, x1, ymid - 6, hi, 6);
+        long area = (long)(x1 - x0) * ((int)(f.h / 2) - 9);
+        CHECK(bottom > area * 9 / 10, "bottom half: %ld of %ld pixels in colour 2", bottom, area);
+        CHECK(top > area * 9 / 10, "top half: %ld of %ld pixels in colour 4", top, area);
+        CHECK(vt_count(&im, x0, ymid - 2, x1, ymid + 3, dark, 50) > (x1 - x0), "no contour line at the middle");
+        vt_free(&im);
+    }
+    plot_canvas_free(c);
+}

@@ -252,8 +252,8 @@ static long crowd_under(const plot_axes *ax, double x, double y, double w, doubl
     return sum;
 }
 
-void plot_axes_begin(plot_axes *ax, plot_canvas *c, plot_rect cell, const plot_axes_opts *o,
-                     plot_range xr, plot_range yr) {
+void plot_axes_layout(plot_axes *ax, plot_canvas *c, plot_rect cell, const plot_axes_opts *o,
+                      plot_range xr, plot_range yr) {
     static const plot_axes_opts none = {0};
     if (!o) o = &none;
     memset(ax, 0, sizeof *ax);
@@ -280,6 +280,13 @@ void plot_axes_begin(plot_axes *ax, plot_canvas *c, plot_rect cell, const plot_a
             ax->y1 = mid + half;
         }
     }
+}
+
+void plot_axes_begin(plot_axes *ax, plot_canvas *c, plot_rect cell, const plot_axes_opts *o,
+                     plot_range xr, plot_range yr) {
+    static const plot_axes_opts none = {0};
+    if (!o) o = &none;
+    plot_axes_layout(ax, c, cell, o, xr, yr);
     cairo_t *cr = c->cr;
     plot_rect f = ax->frame;
     ticks tx, ty;

@@ -95,6 +95,10 @@ void plot_range_addf(plot_range *r, const float *v, int n, int log);
  * widened around it; linear ranges get a small margin and round to tick steps. */
 void plot_axes_begin(plot_axes *ax, plot_canvas *c, plot_rect cell, const plot_axes_opts *o,
                      plot_range xr, plot_range yr);
+/* What plot_axes_begin computes before drawing: the frame and the data range shown (to
+ * evaluate a field on exactly that range first). Draws nothing. */
+void plot_axes_layout(plot_axes *ax, plot_canvas *c, plot_rect cell, const plot_axes_opts *o,
+                      plot_range xr, plot_range yr);
 /* Pixel position of a data point (NaN when it cannot be shown on a log axis). */
 void plot_axes_map(const plot_axes *ax, double x, double y, double *px, double *py);
 /* Adds a legend entry (a line sample when is_line, else the style's marker); at most
