@@ -14,5 +14,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_pad(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_demo_moons(int argc, char **argv);  /* `dann demo moons` */
 
 #endif

@@ -95,6 +95,7 @@ static int load_all(dataset ds[4], const char *dir, int h, int w, dann_error *er
 }
 
 int cmd_demo(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "moons")) return cmd_demo_moons(argc - 1, argv + 1);
     int threads = 0, epochs = DEMO_EPOCHS, batch = DEMO_BATCH, prog = PROGRESS_AUTO;
     uint64_t seed = 1;
     const char *arch = "py3";
