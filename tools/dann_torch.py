@@ -6,7 +6,8 @@ docs DANN.md), with a command line that mirrors `dann` so that accuracies, metri
 and weights line up. Runs with Debian's /usr/bin/python3 (PyTorch 1.13 + PIL; no torchvision: the
 transforms are written out below exactly as torchvision computes them).
 
-Subcommands
+Subcommands (each also takes --arch NAME|DESCRIPTION, default py3: the network, built by
+tools/netdesc.py from a preset or a description of docs/NETWORKS.md)
   train        --mode dann|source-only|target-only --epochs N --seed S --threads T --data DIR
                --out RUN_DIR [--max-steps K] [--save-weights W.safetensors]
                [--init-weights W.safetensors]
@@ -15,7 +16,9 @@ Subcommands
   eval         --weights W.safetensors --data DIR
   predict      --weights W.safetensors --data DIR --n 256 --out preds.json
 
-Fidelity to the reference (main.py / model.py / test.py of fungtion/DANN_py3):
+Fidelity to the reference (main.py / model.py / test.py of fungtion/DANN_py3), for py3:
+  - the network is netdesc.build("py3"), which is DANN_py3's CNNModel: same modules, names and
+    initial draws under the same torch.manual_seed (tools/check_netdesc.py);
   - module names are the reference's, so state_dict() names are the interchange names
     (feature.f_conv1.weight, ..., feature.f_bn1.num_batches_tracked, ...);
   - the model always computes both heads: on the target batch the class head runs too (its output
@@ -24,8 +27,9 @@ Fidelity to the reference (main.py / model.py / test.py of fungtion/DANN_py3):
   - p = float(i + epoch * steps) / epochs / steps, alpha = 2/(1+exp(-10p)) - 1 (float64);
   - NLLLoss with mean reduction; err = err_t_domain + err_s_domain + err_s_label, in that order;
   - Adam(lr=1e-3) with PyTorch defaults; zero_grad before the source forward.
-  Deviations, all numerically neutral: c_drop1 is nn.Dropout instead of nn.Dropout2d (see the
-  model); evaluation runs under torch.no_grad() and skips the domain head (whose output
+  Deviations, all numerically neutral: c_drop1 is nn.Dropout instead of nn.Dropout2d (the
+  preset writes it dropout(0.5): torch 1.13's Dropout2d on a (B, 100) tensor drops elements with
+  the same draws); evaluation runs under torch.no_grad() and skips the domain head (whose output
   test.py discards; in eval mode it changes no state); batches are drawn with torch.randperm
   from a torch.Generator seeded with --seed instead of DataLoader workers.
   source-only / target-only modes (not in the reference) run feature + class head only, on the
@@ -35,7 +39,11 @@ Data: MNIST from the four gz IDX files in DIR/mnist; MNIST-M straight from
 DIR/mnist_m/mnist_m.tar.gz (or an unpacked DIR/mnist_m/mnist_m/ folder). Images are decoded and
 resized ONCE to uint8 (N, C, 28, 28); ToTensor + Normalize are applied per batch in float32:
 x = (u8 / 255 - mean) / std. The decoded MNIST-M arrays may be cached under /tmp (nowhere else);
---no-cache disables that.
+--no-cache disables that. Another --arch: the network's class head is fitted to MNIST's 10
+classes for a preset (a description must end in fc(10)); its input (C, H, W) must be 1 or 3
+channels; images of another size are resized once with PIL's bilinear filter (MNIST from
+28x28, MNIST-M straight from its 32x32 PNGs), and with C = 1 MNIST-M is converted to grey
+(PIL convert('L')). The optimizer stays Adam(--lr) for every network.
 """
 import argparse
 import gzip
@@ -56,6 +64,7 @@ import torch.nn as nn
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netdesc  # noqa: E402  (the network description language: presets, nn.Module builder)
 import st  # noqa: E402  (the project's safetensors reader/writer)
 
 IMAGE_SIZE = 28
@@ -73,81 +82,36 @@ class ToolError(Exception):
 # Model
 
 
-class ReverseLayerF(torch.autograd.Function):
-    """Gradient reversal: identity forward; backward multiplies the gradient by -alpha."""
-
-    @staticmethod
-    def forward(ctx, x, alpha):
-        ctx.alpha = alpha
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return grad_output.neg() * ctx.alpha, None
+ReverseLayerF = netdesc.ReverseLayerF  # the GRL (tools/make_fixtures.py imports it from here)
 
 
-class CNNModel(nn.Module):
-    """The DANN_py3 network; module names are the state_dict interchange names."""
-
-    def __init__(self, drop_feature=nn.Dropout2d, drop_class=nn.Dropout):
-        """drop_feature, drop_class: factories of the two dropout modules (tools/make_fixtures.py
-        passes ones that record their masks)."""
-        super().__init__()
-        self.feature = nn.Sequential()
-        self.feature.add_module("f_conv1", nn.Conv2d(3, 64, kernel_size=5))
-        self.feature.add_module("f_bn1", nn.BatchNorm2d(64))
-        self.feature.add_module("f_pool1", nn.MaxPool2d(2))
-        self.feature.add_module("f_relu1", nn.ReLU(True))
-        self.feature.add_module("f_conv2", nn.Conv2d(64, 50, kernel_size=5))
-        self.feature.add_module("f_bn2", nn.BatchNorm2d(50))
-        self.feature.add_module("f_drop1", drop_feature())
-        self.feature.add_module("f_pool2", nn.MaxPool2d(2))
-        self.feature.add_module("f_relu2", nn.ReLU(True))
-
-        self.class_classifier = nn.Sequential()
-        self.class_classifier.add_module("c_fc1", nn.Linear(50 * 4 * 4, 100))
-        self.class_classifier.add_module("c_bn1", nn.BatchNorm1d(100))
-        self.class_classifier.add_module("c_relu1", nn.ReLU(True))
-        # The reference has nn.Dropout2d() here, applied to a 2-D (B, 100) tensor. In torch 1.13
-        # that is element-wise dropout (same mask, same RNG draws as nn.Dropout; checked) plus a
-        # deprecation warning, so nn.Dropout is used: identical numbers, no warning.
-        self.class_classifier.add_module("c_drop1", drop_class())
-        self.class_classifier.add_module("c_fc2", nn.Linear(100, 100))
-        self.class_classifier.add_module("c_bn2", nn.BatchNorm1d(100))
-        self.class_classifier.add_module("c_relu2", nn.ReLU(True))
-        self.class_classifier.add_module("c_fc3", nn.Linear(100, 10))
-        self.class_classifier.add_module("c_softmax", nn.LogSoftmax(dim=1))
-
-        self.domain_classifier = nn.Sequential()
-        self.domain_classifier.add_module("d_fc1", nn.Linear(50 * 4 * 4, 100))
-        self.domain_classifier.add_module("d_bn1", nn.BatchNorm1d(100))
-        self.domain_classifier.add_module("d_relu1", nn.ReLU(True))
-        self.domain_classifier.add_module("d_fc2", nn.Linear(100, 2))
-        self.domain_classifier.add_module("d_softmax", nn.LogSoftmax(dim=1))
-
-    def forward(self, input_data, alpha):
-        input_data = input_data.expand(input_data.data.shape[0], 3, IMAGE_SIZE, IMAGE_SIZE)
-        feature = self.feature(input_data)
-        feature = feature.view(-1, 50 * 4 * 4)
-        reverse_feature = ReverseLayerF.apply(feature, alpha)
-        class_output = self.class_classifier(feature)
-        domain_output = self.domain_classifier(reverse_feature)
-        return class_output, domain_output
-
-    def classify(self, input_data):
-        """Feature extractor + class head only (eval, source-only and target-only training)."""
-        input_data = input_data.expand(input_data.data.shape[0], 3, IMAGE_SIZE, IMAGE_SIZE)
-        return self.class_classifier(self.feature(input_data).view(-1, 50 * 4 * 4))
+def build_model(arch="py3"):
+    """The network of a preset name or description (tools/netdesc.py), fitted to this tool's
+    data: 10 classes, and for a preset the input side of the images as given."""
+    try:
+        d = netdesc.resolve(arch)
+        if arch in netdesc.PRESETS:
+            d = netdesc.resolve(arch, n_classes=10)
+        model = netdesc.DANNNet(d)
+    except netdesc.DescError as e:
+        raise ToolError(str(e))
+    if d.vec or d.shape[0] not in (1, 3):
+        raise ToolError(f"--arch {arch}: this tool trains on MNIST -> MNIST-M images, so the "
+                        f"network must take 1- or 3-channel images (it takes {d.text().split(';')[0]})")
+    if model.n_classes != 10:
+        raise ToolError(f"--arch {arch}: the class head ends in fc({model.n_classes}); MNIST has 10 classes")
+    model.arch = arch
+    return model
 
 
-def new_model(seed):
+def new_model(seed, arch="py3"):
     """A freshly initialised model: PyTorch's default init drawn after torch.manual_seed(seed)."""
     torch.manual_seed(seed)
-    return CNNModel()
+    return build_model(arch)
 
 
 def save_weights(model, path, meta):
-    st.save(model.state_dict(), path, metadata=dict(meta, arch="py3", producer="dann_torch.py"))
+    st.save(model.state_dict(), path, metadata=dict(meta, arch=model.arch, producer="dann_torch.py"))
 
 
 def load_weights(model, path):
@@ -161,7 +125,7 @@ def load_weights(model, path):
     missing = [k for k in want if k not in tensors]
     extra = [k for k in tensors if k not in want]
     if missing or extra:
-        raise ToolError(f"{path}: tensor names do not match the py3 model "
+        raise ToolError(f"{path}: tensor names do not match the {model.arch} model "
                         f"(missing {missing[:3]}, unexpected {extra[:3]})")
     for k, v in want.items():
         t = tensors[k]
@@ -199,8 +163,19 @@ def _read_idx(path, magic):
     return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
-def load_mnist(data_dir, split):
-    """MNIST train or test (t10k): uint8 (N, 1, 28, 28), int64 (N,)."""
+def _pil_resize(x, hw, mode):
+    """uint8 (N, C, h, w) -> (N, C, H, W) with PIL's bilinear resize, image by image."""
+    out = np.empty((x.shape[0], x.shape[1]) + tuple(hw), dtype=np.uint8)
+    for i, img in enumerate(x):
+        pil = Image.fromarray(np.ascontiguousarray(img[0] if mode == "L" else img.transpose(1, 2, 0)), mode)
+        r = np.asarray(pil.resize((hw[1], hw[0]), Image.BILINEAR), dtype=np.uint8)
+        out[i] = r[None] if mode == "L" else r.transpose(2, 0, 1)
+    return out
+
+
+def load_mnist(data_dir, split, hw=(IMAGE_SIZE, IMAGE_SIZE)):
+    """MNIST train or test (t10k): uint8 (N, 1, H, W) (28x28 unless a network asks for another
+    size: PIL bilinear), int64 (N,)."""
     pre = "train" if split == "train" else "t10k"
     d = os.path.join(data_dir, "mnist")
     x = _read_idx(os.path.join(d, f"{pre}-images-idx3-ubyte.gz"), 0x803)
@@ -208,18 +183,24 @@ def load_mnist(data_dir, split):
     if x.shape[0] != y.shape[0] or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ToolError(f"{d}: {pre} images {x.shape} do not match labels {y.shape}")
     # 28x28 already: torchvision's Resize(28) returns the image unchanged.
-    return torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
+    x = x[:, None]
+    if tuple(hw) != (IMAGE_SIZE, IMAGE_SIZE):
+        x = _pil_resize(x, hw, "L")
+    return torch.from_numpy(x.copy()), torch.from_numpy(y.astype(np.int64))
 
 
-def _decode_png(raw, name):
-    """Image.open(...).convert('RGB') then Resize(28) == PIL bilinear resize to 28x28."""
+def _decode_png(raw, name, geom):
+    """Image.open(...).convert('RGB') then Resize(28) == PIL bilinear resize to 28x28 (geom:
+    (C, H, W) of the network's input; C 1 converts to grey with PIL's convert('L'))."""
+    C, H, W = geom
     try:
-        img = Image.open(io.BytesIO(raw)).convert("RGB")
+        img = Image.open(io.BytesIO(raw)).convert("RGB" if C == 3 else "L")
     except Exception as e:  # PIL raises many types on corrupt files
         raise ToolError(f"{name}: cannot decode PNG ({e})")
-    if img.size != (IMAGE_SIZE, IMAGE_SIZE):
-        img = img.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
-    return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)  # (3, 28, 28)
+    if img.size != (W, H):
+        img = img.resize((W, H), Image.BILINEAR)
+    a = np.asarray(img, dtype=np.uint8)
+    return a[None] if C == 1 else a.transpose(2, 0, 1)  # (C, H, W)
 
 
 def _parse_labels(text, name):
@@ -234,8 +215,8 @@ def _parse_labels(text, name):
     return out
 
 
-def _assemble(labels, images, where, split):
-    x = np.empty((len(labels), 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+def _assemble(labels, images, where, split, geom):
+    x = np.empty((len(labels),) + tuple(geom), dtype=np.uint8)
     for i, (fn, _) in enumerate(labels):
         if fn not in images:
             raise ToolError(f"{where}: mnist_m_{split}/{fn} is listed but missing")
@@ -244,7 +225,7 @@ def _assemble(labels, images, where, split):
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def _load_mnistm_uncached(data_dir):
+def _load_mnistm_uncached(data_dir, geom):
     """Both MNIST-M splits in labels-file order, from the tar.gz or an unpacked folder."""
     tar_path = os.path.join(data_dir, "mnist_m", "mnist_m.tar.gz")
     folder = os.path.join(data_dir, "mnist_m", "mnist_m")
@@ -266,7 +247,7 @@ def _load_mnistm_uncached(data_dir):
                     elif base.endswith(".png") and parent in ("mnist_m_train", "mnist_m_test"):
                         split = parent[len("mnist_m_"):]
                         raw = tf.extractfile(m).read()
-                        images[split][base] = _decode_png(raw, f"{tar_path}:{m.name}")
+                        images[split][base] = _decode_png(raw, f"{tar_path}:{m.name}", geom)
         except (OSError, tarfile.TarError, EOFError) as e:
             raise ToolError(f"{tar_path}: cannot read the archive ({e})")
     elif os.path.isdir(folder):
@@ -282,7 +263,7 @@ def _load_mnistm_uncached(data_dir):
                 p = os.path.join(folder, f"mnist_m_{split}", fn)
                 try:
                     with open(p, "rb") as f:
-                        images[split][fn] = _decode_png(f.read(), p)
+                        images[split][fn] = _decode_png(f.read(), p, geom)
                 except OSError as e:
                     raise ToolError(f"{p}: cannot read ({e})")
     else:
@@ -291,23 +272,25 @@ def _load_mnistm_uncached(data_dir):
     for split in ("train", "test"):
         if split not in labels:
             raise ToolError(f"{where}: mnist_m_{split}_labels.txt is missing")
-        out[split] = _assemble(labels[split], images[split], where, split)
+        out[split] = _assemble(labels[split], images[split], where, split, geom)
     return out
 
 
-def load_mnistm(data_dir, use_cache=True):
-    """{'train': (uint8 (N,3,28,28), int64 (N,)), 'test': ...}, optionally cached under /tmp."""
+def load_mnistm(data_dir, use_cache=True, geom=(3, IMAGE_SIZE, IMAGE_SIZE)):
+    """{'train': (uint8 (N,3,28,28), int64 (N,)), 'test': ...}, optionally cached under /tmp
+    (geom: another (C, H, W) for a network that takes it)."""
     src = os.path.join(data_dir, "mnist_m", "mnist_m.tar.gz")
     cache = None
     if use_cache and os.path.isfile(src):
         s = os.stat(src)
-        cache = os.path.join(CACHE_DIR, f"mnistm_{s.st_size}_{int(s.st_mtime)}_{IMAGE_SIZE}.pt")
+        size = IMAGE_SIZE if tuple(geom) == (3, IMAGE_SIZE, IMAGE_SIZE) else "x".join(map(str, geom))
+        cache = os.path.join(CACHE_DIR, f"mnistm_{s.st_size}_{int(s.st_mtime)}_{size}.pt")
         if os.path.isfile(cache):
             try:
                 return torch.load(cache)
             except Exception:  # a stale or truncated cache is rebuilt
                 pass
-    out = _load_mnistm_uncached(data_dir)
+    out = _load_mnistm_uncached(data_dir, geom)
     if cache:
         try:
             os.makedirs(CACHE_DIR, exist_ok=True)
@@ -320,14 +303,15 @@ def load_mnistm(data_dir, use_cache=True):
 
 
 class Data:
-    """The four splits the py3 experiment uses, uint8, with their normalisation."""
+    """The four splits the py3 experiment uses, uint8, with their normalisation (geom: the
+    network's input (C, H, W); MNIST stays one channel, which the model expands)."""
 
-    def __init__(self, data_dir, use_cache=True, need_train=True):
+    def __init__(self, data_dir, use_cache=True, need_train=True, geom=(3, IMAGE_SIZE, IMAGE_SIZE)):
         t0 = time.perf_counter()
         if need_train:
-            self.src_train = load_mnist(data_dir, "train")
-        self.src_test = load_mnist(data_dir, "test")
-        mm = load_mnistm(data_dir, use_cache)
+            self.src_train = load_mnist(data_dir, "train", geom[1:])
+        self.src_test = load_mnist(data_dir, "test", geom[1:])
+        mm = load_mnistm(data_dir, use_cache, geom)
         if need_train:
             self.tgt_train = mm["train"]
         self.tgt_test = mm["test"]
@@ -339,7 +323,8 @@ def src_batch(u8):
 
 
 def tgt_batch(u8):
-    return normalize(u8, MNISTM_MEAN, MNISTM_STD)
+    C = u8.shape[1]
+    return normalize(u8, MNISTM_MEAN[:C], MNISTM_STD[:C])
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,11 +377,11 @@ def train_step(model, opt, mode, xs, ys, xt, yt, alpha, nll):
 
 def cmd_train(a):
     torch.set_num_threads(a.threads)
-    data = Data(a.data, use_cache=not a.no_cache)
+    model = new_model(a.seed, a.arch)  # the data loading below draws nothing from torch's RNG
+    data = Data(a.data, use_cache=not a.no_cache, geom=model.in_shape)
     print(f"data: mnist train {data.src_train[0].shape[0]} test {data.src_test[0].shape[0]}, "
           f"mnist-m train {data.tgt_train[0].shape[0]} test {data.tgt_test[0].shape[0]} "
           f"({data.load_seconds:.1f} s)", flush=True)
-    model = new_model(a.seed)
     if a.init_weights:
         load_weights(model, a.init_weights)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
@@ -411,7 +396,7 @@ def cmd_train(a):
         steps = min(steps, a.max_steps)
     os.makedirs(a.out, exist_ok=True)
     metrics_path = os.path.join(a.out, "metrics.jsonl")
-    print(f"train: mode {a.mode}, {a.epochs} epochs x {steps} steps, batch {BATCH}, "
+    print(f"train: {'' if a.arch == 'py3' else f'arch {a.arch}, '}mode {a.mode}, {a.epochs} epochs x {steps} steps, batch {BATCH}, "
           f"seed {a.seed}, threads {torch.get_num_threads()}, torch {torch.__version__}", flush=True)
 
     for epoch in range(a.epochs):
@@ -477,9 +462,9 @@ def cmd_train(a):
 
 def cmd_eval(a):
     torch.set_num_threads(a.threads)
-    model = CNNModel()
+    model = build_model(a.arch)
     load_weights(model, a.weights)
-    data = Data(a.data, use_cache=not a.no_cache, need_train=False)
+    data = Data(a.data, use_cache=not a.no_cache, need_train=False, geom=model.in_shape)
     print(json.dumps({"source_test_acc": accuracy(model, data.src_test, src_batch),
                       "target_test_acc": accuracy(model, data.tgt_test, tgt_batch),
                       "weights": a.weights}))
@@ -487,9 +472,9 @@ def cmd_eval(a):
 
 def cmd_predict(a):
     torch.set_num_threads(a.threads)
-    model = CNNModel()
+    model = build_model(a.arch)
     load_weights(model, a.weights)
-    x, y = load_mnistm(a.data, not a.no_cache)["test"]
+    x, y = load_mnistm(a.data, not a.no_cache, model.in_shape)["test"]
     n = min(a.n, x.shape[0])
     logp = predict_logp(model, x[:n], tgt_batch)
     out = {"weights": a.weights, "dataset": "mnist-m test", "n": n,
@@ -502,7 +487,7 @@ def cmd_predict(a):
 
 
 def cmd_export_init(a):
-    model = new_model(a.seed)
+    model = new_model(a.seed, a.arch)
     save_weights(model, a.out, {"seed": a.seed, "init": "pytorch-default"})
     print(f"export-init: seed {a.seed} -> {a.out} ({len(model.state_dict())} tensors)")
 
@@ -511,15 +496,16 @@ def cmd_bench(a):
     torch.set_num_threads(a.threads)
     g = torch.Generator()
     g.manual_seed(0)
-    model = new_model(0)
+    model = new_model(0, a.arch)
+    C, H, W = model.in_shape
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     nll = nn.NLLLoss()
 
     def rnd(shape):
         return torch.randint(0, 256, shape, generator=g, dtype=torch.uint8)
 
-    xs = src_batch(rnd((BATCH, 1, IMAGE_SIZE, IMAGE_SIZE)))
-    xt = tgt_batch(rnd((BATCH, 3, IMAGE_SIZE, IMAGE_SIZE)))
+    xs = src_batch(rnd((BATCH, 1, H, W)))
+    xt = tgt_batch(rnd((BATCH, C, H, W)))
     ys = torch.randint(0, 10, (BATCH,), generator=g)
     model.train()
     times = []
@@ -531,7 +517,7 @@ def cmd_bench(a):
 
     eval_ips = {}
     for B in (256, 128):
-        xe = tgt_batch(rnd((B, 3, IMAGE_SIZE, IMAGE_SIZE)))
+        xe = tgt_batch(rnd((B, C, H, W)))
         model.eval()
         reps = max(1, a.steps)
         with torch.no_grad():
@@ -557,7 +543,7 @@ def cmd_bench(a):
     if a.json:
         print(json.dumps(res))
     else:
-        print(f"dann_torch bench (py3, torch {torch.__version__}, {res['threads']} threads)")
+        print(f"dann_torch bench ({a.arch}, torch {torch.__version__}, {res['threads']} threads)")
         print(f"  train step 128+128   median {res['train_step_s'] * 1e3:8.1f} ms   "
               f"min {res['train_step_min_s'] * 1e3:8.1f} ms   max {res['train_step_max_s'] * 1e3:8.1f} ms"
               f"   ({a.steps} steps after {a.warmup} warm-up)")
@@ -575,14 +561,20 @@ def main(argv=None):
                                  description="PyTorch twin of `dann` (fungtion/DANN_py3).")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
+    def arch_arg(p):
+        p.add_argument("--arch", default="py3",
+                       help="network: a preset (%s) or a description (docs/NETWORKS.md); "
+                            "default %%(default)s" % ", ".join(netdesc.PRESETS))
+
     def common_data(p):
+        arch_arg(p)
         p.add_argument("--data", default="/work/shared/data",
                        help="folder holding mnist/ and mnist_m/ (default %(default)s)")
         p.add_argument("--threads", type=int, default=1)
         p.add_argument("--no-cache", action="store_true",
                        help="do not read or write the decoded MNIST-M cache under /tmp")
 
-    p = sub.add_parser("train", help="train the py3 model (one metrics line per epoch)")
+    p = sub.add_parser("train", help="train the model (one metrics line per epoch)")
     common_data(p)
     p.add_argument("--mode", choices=("dann", "source-only", "target-only"), default="dann")
     p.add_argument("--epochs", type=int, default=100)
@@ -596,6 +588,7 @@ def main(argv=None):
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("bench", help="time a training step and eval throughput")
+    arch_arg(p)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--warmup", type=int, default=5)
@@ -603,6 +596,7 @@ def main(argv=None):
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("export-init", help="write a freshly initialised state_dict")
+    arch_arg(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("out")
     p.set_defaults(fn=cmd_export_init)

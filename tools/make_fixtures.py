@@ -25,17 +25,15 @@ tensor and checked against the real output) and are stored as U8 keep flags.
 import math
 import os
 import sys
-import warnings
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netdesc  # noqa: E402  (the twin's network builder)
 import st  # noqa: E402
-import dann_torch  # noqa: E402
-from dann_torch import ReverseLayerF as GradReverse  # noqa: E402  (the twin's GRL)
+from netdesc import ReverseLayerF as GradReverse  # noqa: E402  (the twin's GRL)
 
 M64 = (1 << 64) - 1
 SUBSAMPLE = 7  # stride of the subsampled large parameters in torch_py3.safetensors
@@ -199,46 +197,14 @@ def layer_fixtures():
 
 
 # ---------------------------------------------------------------------------------------------
-class RecDropout(nn.Module):
-    """nn.Dropout2d that records the mask torch drew (keep flags, one per unit). On the 4-D
-    feature map a unit is a (b, c) channel; the reference also uses Dropout2d for c_drop1 on a
-    (B, 100) tensor, which torch 1.13 drops element-wise (with a deprecation warning)."""
-    def __init__(self, log):
-        super().__init__()
-        self.log = log
-
-    def forward(self, x):
-        if not self.training:
-            return x
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            state = torch.get_rng_state()
-            ones = F.dropout2d(torch.ones_like(x), 0.5, training=True)
-            torch.set_rng_state(state)
-            y = F.dropout2d(x, 0.5, training=True)
-        channel = x.dim() == 4
-        mask = ones[:, :, 0, 0] if channel else ones
-        if channel:
-            assert torch.equal(ones, mask[:, :, None, None].expand_as(ones)), "not channel-wise"
-        assert torch.equal(y, x * ones), "dropout mask replay differs from torch's draw"
-        self.log.append((mask > 0).to(torch.uint8))
-        return y
-
-
-class CNNModel(dann_torch.CNNModel):
-    """The twin's network (fungtion/DANN_py3 model.py), with the dropouts recording their masks."""
-    def __init__(self, log):
-        super().__init__(drop_feature=lambda: RecDropout(log), drop_class=lambda: RecDropout(log))
-
-
 def gen_images(seed, shape, mean, std):
     n = int(np.prod(shape))
     return torch.from_numpy(((u(seed, n) - np.float32(mean)) / np.float32(std)).reshape(shape))
 
 
 def py3_fixture():
-    log = []
-    model = CNNModel(log)
+    log = []  # the twin's py3 network, its dropouts recording the masks torch draws
+    model = netdesc.build("py3", dropout=lambda p, channel: netdesc.RecordingDropout(p, channel, log))
     sd = model.state_dict()
     names = list(sd.keys())
     with torch.no_grad():
