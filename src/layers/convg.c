@@ -33,8 +33,6 @@ static conv_dims padded_dims(const convg_dims *d) {
                        .OC = d->OC, .K = d->K, .slots = d->slots};
 }
 
-static int slot_count(const convg_dims *d) { return d->slots > 0 ? d->slots : 1; }
-
 
 size_t convg_scratch_floats(const convg_dims *d) {
     check_dims(d);
@@ -52,7 +50,7 @@ size_t convg_scratch_floats(const convg_dims *d) {
 // x (B,C,H,W) -> xp (B,C,H+2P,W+2P) with a zero margin.
 static void pad_copy(float *xp, const float *x, const convg_dims *d) {
     const int P = d->pad, Hp = d->H + 2 * P, Wp = d->W + 2 * P;
-    #pragma omp parallel for schedule(static) num_threads(slot_count(d))
+    #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < d->B * d->C; bc++) {
         float *dst = xp + (size_t)bc * Hp * Wp;
         const float *src = x + (size_t)bc * d->H * d->W;
@@ -70,7 +68,7 @@ static void pad_copy(float *xp, const float *x, const convg_dims *d) {
 // dinp (B,C,H,W) += the interior of dxp (B,C,H+2P,W+2P).
 static void crop_add(float *dinp, const float *dxp, const convg_dims *d) {
     const int P = d->pad, Hp = d->H + 2 * P, Wp = d->W + 2 * P;
-    #pragma omp parallel for schedule(static) num_threads(slot_count(d))
+    #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < d->B * d->C; bc++) {
         const float *src = dxp + (size_t)bc * Hp * Wp + (size_t)P * Wp + P;
         float *dst = dinp + (size_t)bc * d->H * d->W;
