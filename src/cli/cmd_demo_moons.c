@@ -32,8 +32,8 @@
 #define MOONS_NOISE 0.05
 #define MOONS_ANGLE 35.0
 #define MOONS_LAMBDA 6.0
-#define MOONS_LR 0.05
-#define MOONS_STEPS 30000
+#define MOONS_LR 0.1
+#define MOONS_STEPS 100000
 #define GRID_W 200
 #define GRID_H 150
 
