@@ -25,7 +25,7 @@ TEST(viz_demo_moons_picture) {
     dann_model_free(m);
     char out[600];
     snprintf(out, sizeof out, "%s/moons.png", test_tmpdir());
-    const char *a[] = {"demo", "moons", "--steps", "5000", "--out", out, NULL};
+    const char *a[] = {"demo", "moons", "--steps", "20000", "--out", out, NULL};
     run_result *r = run_dann(a);
     CHECK(r->rc == 0 && strstr(r->out, "target accuracy") && strstr(r->out, "source accuracy"),
           "demo moons (%d): %s %s", r->rc, r->out, r->err);
@@ -40,11 +40,12 @@ TEST(viz_demo_moons_picture) {
         CHECK(nw > 5000, "panel %d: %ld painted pixels", p, nw);
         if (p % 3 == 2) continue;  /* the PCA panels have no field */
         const uint8_t *a0 = p % 3 ? d0 : f0, *a1 = p % 3 ? d1 : f1;
-        long n0 = vt_count(&im, x0, y0, x0 + 500, y0 + 463, a0, 14);
-        long n1 = vt_count(&im, x0, y0, x0 + 500, y0 + 463, a1, 14);
-        /* the label field must show both classes; the domain field at least one side */
+        long n0 = vt_count(&im, x0, y0, x0 + 500, y0 + 463, a0, 40);
+        long n1 = vt_count(&im, x0, y0, x0 + 500, y0 + 463, a1, 40);
+        /* the label field shows both classes; NN's domain field at least one side (DANN's is
+         * meant to be pale: its domain classifier is confused) */
         if (p % 3 == 0) CHECK(n0 > 2000 && n1 > 2000, "panel %d: field %ld / %ld pixels", p, n0, n1);
-        else CHECK(n0 + n1 > 2000, "panel %d: field %ld + %ld pixels", p, n0, n1);
+        else if (p == 1) CHECK(n0 + n1 > 2000, "panel %d: field %ld + %ld pixels", p, n0, n1);
     }
     vt_free(&im);
 }
