@@ -47,6 +47,8 @@ const char *dann_status_str(dann_status s);
  * are col/val[rowptr[b] .. rowptr[b+1]). */
 typedef struct {
     int B;
+    int B_total;             /* data-parallel steps: the whole batch of which these B examples
+                                are this process's part (see dann_dist); 0 = B */
     const float *x;          /* dense, or NULL when sparse */
     const int64_t *rowptr;   /* sparse: B+1 offsets into col/val */
     const int32_t *col;      /* column indices in [0, D), increasing within a row */
@@ -200,6 +202,30 @@ float *dann_trainer_moments(dann_trainer *t, float **m2);
 /* The trainer's RNG state (4 words), for bit-exact resume. */
 uint64_t *dann_trainer_rng(dann_trainer *t);
 const dann_train_config *dann_trainer_config(const dann_trainer *t);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Data-parallel steps (docs/SCALING.md)                                                      */
+
+/* With chunk > 0 a training step cuts each pass's batch into chunks of `chunk` examples (the
+ * last may be shorter). Every sum over the batch - BatchNorm statistics forward and backward,
+ * weight gradients, losses - is computed chunk by chunk, and the chunks' partial sums are added
+ * in chunk order. Where a chunk is computed does not change its partial, so n_ranks processes,
+ * each holding a contiguous range of whole chunks (dann_dist_slice), compute exactly what one
+ * process computes with the same chunk size. allgather must give every rank the bytes of every
+ * rank, in rank order: rank r contributes bytes[r] bytes at send (bytes[] lists all ranks);
+ * recv receives their concatenation. It returns 0, or non-zero when the exchange failed (the
+ * step then fails with DANN_ERR_IO). n_ranks 1 needs no allgather. */
+typedef struct {
+    int rank, n_ranks;
+    int chunk;
+    int (*allgather)(void *ctx, const void *send, void *recv, const size_t *bytes);
+    void *ctx;
+} dann_dist;
+/* Sets t's distribution (chunk 0: none, the default). The model's max batch must hold the whole
+ * batch of a step (every rank draws the dropout masks of the whole batch). */
+dann_status dann_trainer_set_dist(dann_trainer *t, const dann_dist *d, dann_error *err);
+/* The examples [*first, *first + *count) of a batch of B that rank d->rank holds. */
+void dann_dist_slice(const dann_dist *d, int B, int *first, int *count);
 
 /* Threads used by kernels (OpenMP and BLAS). */
 void dann_threads_set(int n);

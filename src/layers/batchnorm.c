@@ -52,34 +52,69 @@ static inline void row_dsums(const float *dy, const float *x, float m, float rs,
     *s2 = r2;
 }
 
-void batchnorm_stats(float *mean, float *rstd, float *run_mean, float *run_var, const float *inp,
-                     int B, int C, int S, int training, float momentum, float eps) {
+/* ---- sums in parts (data-parallel steps, docs/SCALING.md): each over the B images at inp, into
+ * double partials the caller adds in a fixed order; the one-call kernels are these with one part,
+ * bit for bit. ---- */
+void batchnorm_part_sum(double *sum, const float *inp, int B, int C, int S) {
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        if (training) {
-            const double n = (double)B * S;
-            double sum = 0.0, sq = 0.0;
-            for (int b = 0; b < B; b++) sum += row_sum(inp + ((size_t)b * C + c) * S, S);
-            const double m = sum / n;
-            const float mf = (float)m;
-            for (int b = 0; b < B; b++) sq += row_sqdev(inp + ((size_t)b * C + c) * S, mf, S);
-            const double var = sq / n;
-            mean[c] = mf;
-            rstd[c] = (float)(1.0 / sqrt(var + eps));
-            run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * mf;
-            const float unbiased = n > 1 ? (float)(sq / (n - 1)) : (float)var;
-            run_var[c] = (1.0f - momentum) * run_var[c] + momentum * unbiased;
-        } else {
+        double a = 0.0;
+        for (int b = 0; b < B; b++) a += row_sum(inp + ((size_t)b * C + c) * S, S);
+        sum[c] = a;
+    }
+}
+
+void batchnorm_part_sqdev(double *sq, const float *inp, const float *mean, int B, int C, int S) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double a = 0.0;
+        for (int b = 0; b < B; b++) a += row_sqdev(inp + ((size_t)b * C + c) * S, mean[c], S);
+        sq[c] = a;
+    }
+}
+
+void batchnorm_mean_of(float *mean, const double *sum, double n, int C) {
+    for (int c = 0; c < C; c++) mean[c] = (float)(sum[c] / n);
+}
+
+void batchnorm_stats_finish(float *rstd, float *run_mean, float *run_var, const float *mean,
+                            const double *sq, double n, int C, float momentum, float eps) {
+    for (int c = 0; c < C; c++) {
+        const double var = sq[c] / n;
+        rstd[c] = (float)(1.0 / sqrt(var + eps));
+        run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * mean[c];
+        const float unbiased = n > 1 ? (float)(sq[c] / (n - 1)) : (float)var;
+        run_var[c] = (1.0f - momentum) * run_var[c] + momentum * unbiased;
+    }
+}
+
+void batchnorm_stats(float *mean, float *rstd, float *run_mean, float *run_var, const float *inp,
+                     int B, int C, int S, int training, float momentum, float eps) {
+    if (!training) {
+        for (int c = 0; c < C; c++) {
             mean[c] = run_mean[c];
             rstd[c] = (float)(1.0 / sqrt((double)run_var[c] + eps));
         }
+        return;
     }
+    double part[2 * BN_MAX_CHANNELS];
+    DANN_ASSERT(C <= BN_MAX_CHANNELS);
+    const double n = (double)B * S;
+    batchnorm_part_sum(part, inp, B, C, S);
+    batchnorm_mean_of(mean, part, n, C);
+    batchnorm_part_sqdev(part + C, inp, mean, B, C, S);
+    batchnorm_stats_finish(rstd, run_mean, run_var, mean, part + C, n, C, momentum, eps);
 }
 
 void batchnorm_forward(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                        const float *inp, const float *gamma, const float *beta,
                        int B, int C, int S, int training, float momentum, float eps) {
     batchnorm_stats(mean, rstd, run_mean, run_var, inp, B, C, S, training, momentum, eps);
+    batchnorm_apply(out, inp, mean, rstd, gamma, beta, B, C, S);
+}
+
+void batchnorm_apply(float *out, const float *inp, const float *mean, const float *rstd,
+                     const float *gamma, const float *beta, int B, int C, int S) {
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float mu = mean[c], scale = rstd[c] * gamma[c], shift = beta[c];
@@ -91,13 +126,10 @@ void batchnorm_forward(float *out, float *mean, float *rstd, float *run_mean, fl
     }
 }
 
-// dinp = gamma*rstd * (dout - mean(dout) - xhat*mean(dout*xhat)), per channel (training mode).
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                        const float *inp, const float *mean, const float *rstd,
-                        const float *gamma, int B, int C, int S) {
+void batchnorm_part_dsums(double *s1, double *s2, const float *dout, const float *inp,
+                         const float *mean, const float *rstd, int B, int C, int S) {
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        const double n = (double)B * S;
         const float mu = mean[c], rs = rstd[c];
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
         for (int b = 0; b < B; b++) {
@@ -106,11 +138,25 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
             sum_dy += r1;
             sum_dy_xhat += r2;
         }
-        dbeta[c] += (float)sum_dy;
-        dgamma[c] += (float)sum_dy_xhat;
+        s1[c] = sum_dy;
+        s2[c] = sum_dy_xhat;
+    }
+}
+
+// dinp = gamma*rstd * (dout - mean(dout) - xhat*mean(dout*xhat)), per channel (training mode),
+// the means over n values (the whole batch's, when B images of it are here).
+void batchnorm_backward_finish(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                               const float *inp, const float *mean, const float *rstd,
+                               const float *gamma, const double *s1, const double *s2, double n,
+                               int B, int C, int S) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float mu = mean[c], rs = rstd[c];
+        dbeta[c] += (float)s1[c];
+        dgamma[c] += (float)s2[c];
         if (!dinp) continue;
         const float k = gamma[c] * rs;
-        const float mdy = (float)(sum_dy / n), mdyx = (float)(sum_dy_xhat / n);
+        const float mdy = (float)(s1[c] / n), mdyx = (float)(s2[c] / n);
         for (int b = 0; b < B; b++) {
             const float *x = inp + ((size_t)b * C + c) * S;
             const float *dy = dout + ((size_t)b * C + c) * S;
@@ -118,6 +164,16 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
             for (int s = 0; s < S; s++) dx[s] += k * (dy[s] - mdy - (x[s] - mu) * rs * mdyx);
         }
     }
+}
+
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *inp, const float *mean, const float *rstd,
+                        const float *gamma, int B, int C, int S) {
+    double part[2 * BN_MAX_CHANNELS];
+    DANN_ASSERT(C <= BN_MAX_CHANNELS);
+    batchnorm_part_dsums(part, part + C, dout, inp, mean, rstd, B, C, S);
+    batchnorm_backward_finish(dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, part, part + C,
+                              (double)B * S, B, C, S);
 }
 
 /* ---- fused BatchNorm-apply -> [channel dropout] -> maxpool 2x2 -> ReLU ----
@@ -293,11 +349,10 @@ static void winner_grads(float *restrict g, const float *restrict dout, const fl
     }
 }
 
-void bn_pool_backward_sums(const bn_pool_grad *p, float *dgamma, float *dbeta) {
-    const int C = p->C, HW = p->H * p->W, OHW = (p->H / 2) * (p->W / 2);
+void bn_pool_part_sums(const bn_pool_grad *p, double *s1, double *s2) {
+    const int C = p->C, OHW = (p->H / 2) * (p->W / 2);
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        const double n = (double)p->B * HW;
         const float mu = p->mean[c], rs = p->rstd[c];
         float g[POOL_RUN];
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
@@ -324,11 +379,26 @@ void bn_pool_backward_sums(const bn_pool_grad *p, float *dgamma, float *dbeta) {
             sum_dy += r1;
             sum_dy_xhat += r2;
         }
-        dbeta[c] += (float)sum_dy;
-        dgamma[c] += (float)sum_dy_xhat;
-        p->coef[2 * c] = (float)(sum_dy / n);
-        p->coef[2 * c + 1] = (float)(sum_dy_xhat / n);
+        s1[c] = sum_dy;
+        s2[c] = sum_dy_xhat;
     }
+}
+
+void bn_pool_sums_finish(const bn_pool_grad *p, const double *s1, const double *s2, double n,
+                         float *dgamma, float *dbeta) {
+    for (int c = 0; c < p->C; c++) {
+        dbeta[c] += (float)s1[c];
+        dgamma[c] += (float)s2[c];
+        p->coef[2 * c] = (float)(s1[c] / n);
+        p->coef[2 * c + 1] = (float)(s2[c] / n);
+    }
+}
+
+void bn_pool_backward_sums(const bn_pool_grad *p, float *dgamma, float *dbeta) {
+    double part[2 * BN_MAX_CHANNELS];
+    DANN_ASSERT(p->C <= BN_MAX_CHANNELS);
+    bn_pool_part_sums(p, part, part + p->C);
+    bn_pool_sums_finish(p, part, part + p->C, (double)p->B * p->H * p->W, dgamma, dbeta);
 }
 
 void bn_pool_backward_image(float *dst, int b, int c0, int c1, const void *ctx) {

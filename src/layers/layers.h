@@ -59,6 +59,28 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
  * fused kernels below, which apply the normalisation on the fly. */
 void batchnorm_stats(float *mean, float *rstd, float *run_mean, float *run_var, const float *inp,
                      int B, int C, int S, int training, float momentum, float eps);
+/* Channels a BatchNorm layer may have (the one-call kernels keep their partial sums on the
+ * stack). */
+#define BN_MAX_CHANNELS 4096
+/* The sums over the batch in parts, for data-parallel steps (docs/SCALING.md): each part sums
+ * the B images at inp into double partials (sum[c] = sum of x; sq[c] = sum of (x - mean[c])^2;
+ * s1/s2 = sums of dout and dout*xhat), the caller adds the parts' partials in a fixed order and
+ * finishes with the whole batch's n = B_total * S values. With one part these are exactly the
+ * one-call kernels (which are written as one part). */
+void batchnorm_part_sum(double *sum, const float *inp, int B, int C, int S);
+/* The normalisation half of batchnorm_forward: out = (inp - mean) * (rstd*gamma) + beta. */
+void batchnorm_apply(float *out, const float *inp, const float *mean, const float *rstd,
+                     const float *gamma, const float *beta, int B, int C, int S);
+void batchnorm_part_sqdev(double *sq, const float *inp, const float *mean, int B, int C, int S);
+void batchnorm_mean_of(float *mean, const double *sum, double n, int C);
+void batchnorm_stats_finish(float *rstd, float *run_mean, float *run_var, const float *mean,
+                            const double *sq, double n, int C, float momentum, float eps);
+void batchnorm_part_dsums(double *s1, double *s2, const float *dout, const float *inp,
+                         const float *mean, const float *rstd, int B, int C, int S);
+void batchnorm_backward_finish(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                               const float *inp, const float *mean, const float *rstd,
+                               const float *gamma, const double *s1, const double *s2, double n,
+                               int B, int C, int S);
 
 /* ---- fused BatchNorm-apply -> [channel dropout] -> maxpool 2x2 -> ReLU (py3's feature blocks) ----
  * out = relu(maxpool2(dropout2d(bn(inp)))) with bn(x) = (x - mean[c]) * (rstd[c]*gamma[c]) + beta[c],
@@ -90,6 +112,12 @@ typedef struct {
     int B, C, H, W;
 } bn_pool_grad;
 void bn_pool_backward_sums(const bn_pool_grad *p, float *dgamma, float *dbeta);
+/* bn_pool_backward_sums in parts (see batchnorm_part_sum): the sums of p's B images into s1, s2
+ * (C doubles each); the finish adds the whole batch's (n = B_total*H*W values) to dgamma and
+ * dbeta and sets p->coef. */
+void bn_pool_part_sums(const bn_pool_grad *p, double *s1, double *s2);
+void bn_pool_sums_finish(const bn_pool_grad *p, const double *s1, const double *s2, double n,
+                         float *dgamma, float *dbeta);
 void bn_pool_backward_image(float *dst, int b, int c0, int c1, const void *p);
 
 /* ---- maxpool 2x2, stride 2 (floor), as torch.nn.MaxPool2d(2). ----
@@ -129,6 +157,9 @@ void  logsoftmax_forward(float *logp, const float *inp, int B, int C);
 float nll_loss(const float *logp, const int32_t *y, int B, int C);
 void  logsoftmax_nll_backward(float *dinp, const float *logp, const int32_t *y, int B, int C,
                               float scale);
+/* The same for B examples of a mean over n (a part of a larger batch): scale * (...) / n. */
+void  logsoftmax_nll_backward_n(float *dinp, const float *logp, const int32_t *y, int B, int C,
+                                float scale, int n);
 
 /* ---- gradient reversal: identity forward (callers read the input directly);
  * backward dinp += -lambda * dout. ---- */

@@ -28,7 +28,12 @@ float nll_loss(const float *logp, const int32_t *y, int B, int C) {
 
 void logsoftmax_nll_backward(float *dinp, const float *logp, const int32_t *y, int B, int C,
                              float scale) {
-    const float k = scale / (float)B;
+    logsoftmax_nll_backward_n(dinp, logp, y, B, C, scale, B);
+}
+
+void logsoftmax_nll_backward_n(float *dinp, const float *logp, const int32_t *y, int B, int C,
+                               float scale, int n) {
+    const float k = scale / (float)n;
     for (int b = 0; b < B; b++) {
         const float *lp = logp + (size_t)b * C;
         float *dx = dinp + (size_t)b * C;

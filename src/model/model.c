@@ -192,6 +192,8 @@ void dann_model_free(dann_model *m) {
     free(m->scratch);
     free(m->agrad);
     free(m->rowbuf);
+    free(m->part);
+    free(m->dpart);
     pass_free(&m->pass[0]);
     pass_free(&m->pass[1]);
     free(m->net);

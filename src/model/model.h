@@ -17,7 +17,9 @@ enum { HEAD_CLASS = 1, HEAD_DOMAIN = 2 };
 
 /* One forward pass: activations saved for backward, their gradients, and the outputs. */
 typedef struct {
-    int B;                         /* batch of the last forward */
+    int B;                         /* batch of the last forward (this process's part) */
+    int Bg, first;                 /* the whole batch, and the first example held here */
+    int k0, k1;                    /* chunks held here (data-parallel; k1 = 0: not chunked) */
     int cap;                       /* batch capacity the buffers were allocated for */
     int heads;                     /* heads run by the last forward */
     int grey;                      /* the last forward's input had 3 equal channels */
@@ -52,6 +54,11 @@ struct dann_model {
     int64_t bn_count[MODEL_MAX_TENSORS]; /* per TENSOR_BN_COUNT entry: torch num_batches_tracked */
     float *scratch;                /* shared convolution scratch, sized for `slots` threads */
     int64_t *rowbuf;               /* max_batch + 1 row offsets: a chunk of a sparse batch */
+    dann_dist dist;                /* data-parallel steps (chunk 0: none) */
+    int dist_failed;               /* an exchange failed during the current step */
+    float *part;                   /* chunk partials of one op's weight gradient (and the fold) */
+    double *dpart;                 /* chunk partials of BatchNorm sums */
+    size_t part_per_chunk, dpart_per_chunk;
     int slots;                     /* most threads a kernel may use (fixed at creation) */
     pass_t pass[2];                /* [0] source (and eval), [1] target */
     /* Per tensor-table entry: its data (in params or state) and, for parameters, its gradient
@@ -81,6 +88,19 @@ void model_backward(dann_model *m, pass_t *p, int heads, float lambda);
 /* Floats of a pass's acts and idx buffers (for tests that compare whole passes). */
 size_t model_acts_floats(const dann_model *m);
 size_t model_idx_count(const dann_model *m);
+/* Chunked sums of data-parallel steps (netdist.c). dist_layout sets p's whole batch and chunk
+ * range for a training forward of B examples (B_total: the whole batch; 0 = B); the rest are
+ * used only when p->k1 > 0. dist_chunk gives chunk k's first example relative to p->first and
+ * its length; dist_gather collects every chunk's `per` bytes in chunk order (this rank's are at
+ * mine); the folds add K partials of n values left to right. */
+void dist_layout(dann_model *m, pass_t *p, int B, int B_total);
+int dist_chunks(const dann_model *m, const pass_t *p);
+void dist_chunk(const dann_model *m, const pass_t *p, int k, int *b0, int *n);
+void dist_gather(dann_model *m, const pass_t *p, const void *mine, size_t per, void *all);
+void dist_gather_int(dann_model *m, int mine, int *all);
+void dist_fold_d(double *acc, const double *all, int K, size_t n);
+void dist_fold_f(float *acc, const float *all, int K, size_t n);
+
 /* Binds p's output pointers for its capacity (netrun.c). */
 void model_bind_pass(const dann_model *m, pass_t *p);
 

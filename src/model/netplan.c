@@ -185,6 +185,8 @@ static dann_status section(builder *b, int sec, flow *f) {
             break;
         }
         case LK_BN:
+            if (f->C > BN_MAX_CHANNELS)
+                return fail(b, modname(b, sec, NK_BN), "BatchNorm takes at most 4096 channels", f);
             if ((span = bnpool_span(L, n, i, f))) {
                 const char *name = modname(b, sec, NK_BN);
                 net_op *op = new_op(b, OP_BNPOOL, sec, name, f);

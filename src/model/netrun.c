@@ -88,82 +88,148 @@ static maxpoolg_dims pool_of(const net_op *op, int B) {
     return (maxpoolg_dims){B, op->C, op->H, op->W, op->K, op->stride, op->pad};
 }
 
-static void conv_forward(dann_model *m, pass_t *p, const net_op *op, const view *v, int B) {
+/* A convolution over the n images from b0 of the pass. */
+static void conv_forward(dann_model *m, pass_t *p, const net_op *op, const view *v, int b0, int n) {
     const net_plan *P = m->net;
     float **t = m->t;
+    const size_t in_img = (size_t)op->C * op->H * op->W, out_img = (size_t)op->OC * op->OH * op->OW;
+    float *y = A(v, op->out) + b0 * out_img;
+    const float *x = op_input(P, op, v, p) + b0 * in_img;
     if (op->grey_ok && p->grey) {
         const int OC = op->OC, KK = op->K * op->K;
         const size_t plane = (size_t)op->H * op->W;
         const float *w = t[op->w];
-        float *w1 = v->stats + P->grey_w, *gin = A(v, P->grey_in);
+        float *w1 = v->stats + P->grey_w, *gin = A(v, P->grey_in) + b0 * plane;
         for (int oc = 0; oc < OC; oc++)
             for (int k = 0; k < KK; k++)
                 w1[oc * KK + k] = w[(oc * 3 + 0) * KK + k] + w[(oc * 3 + 1) * KK + k] + w[(oc * 3 + 2) * KK + k];
-        for (int b = 0; b < B; b++)
-            memcpy(gin + (size_t)b * plane, p->in.x + (size_t)b * 3 * plane, plane * sizeof(float));
-        conv_dims dg = conv_of(m, op, B, 1);
-        conv2d_forward(A(v, op->out), gin, w1, t[op->b], &dg, m->scratch);
+        for (int b = 0; b < n; b++)
+            memcpy(gin + (size_t)b * plane, x + (size_t)b * 3 * plane, plane * sizeof(float));
+        conv_dims dg = conv_of(m, op, n, 1);
+        conv2d_forward(y, gin, w1, t[op->b], &dg, m->scratch);
     } else if (conv_general(op)) {
-        convg_dims g = convg_of(m, op, B);
-        convg_forward(A(v, op->out), op_input(P, op, v, p), t[op->w], t[op->b], &g, m->scratch);
+        convg_dims g = convg_of(m, op, n);
+        convg_forward(y, x, t[op->w], t[op->b], &g, m->scratch);
     } else {
-        conv_dims d = conv_of(m, op, B, 0);
-        conv2d_forward(A(v, op->out), op_input(P, op, v, p), t[op->w], t[op->b], &d, m->scratch);
+        conv_dims d = conv_of(m, op, n, 0);
+        conv2d_forward(y, x, t[op->w], t[op->b], &d, m->scratch);
     }
 }
 
-static void op_forward(dann_model *m, pass_t *p, const net_op *op, const view *v, int B,
-                       int training) {
+/* A training BatchNorm's statistics: in one call, or (data-parallel) from the chunks' partial
+ * sums added in chunk order over the whole batch. */
+static void bn_stats(dann_model *m, pass_t *p, const net_op *op, const float *x, float *mean,
+                     float *rstd, int training) {
+    float **t = m->t;
+    const int C = op->C, S = op->H * op->W;
+    if (!training || p->k1 == 0) {
+        batchnorm_stats(mean, rstd, t[op->rm], t[op->rv], x, p->B, C, S, training, BN_MOMENTUM,
+                        BN_EPS);
+        return;
+    }
+    const int K = dist_chunks(m, p), L = p->k1 - p->k0;
+    double *mine = m->dpart, *all = mine + (size_t)L * C, *acc = all + (size_t)K * C;
+    const double n = (double)p->Bg * S;
+    const size_t img = (size_t)C * S;
+    for (int j = 0; j < L; j++) {
+        int b0, nb;
+        dist_chunk(m, p, p->k0 + j, &b0, &nb);
+        batchnorm_part_sum(mine + (size_t)j * C, x + (size_t)b0 * img, nb, C, S);
+    }
+    dist_gather(m, p, mine, sizeof(double) * C, all);
+    dist_fold_d(acc, all, K, (size_t)C);
+    batchnorm_mean_of(mean, acc, n, C);
+    for (int j = 0; j < L; j++) {
+        int b0, nb;
+        dist_chunk(m, p, p->k0 + j, &b0, &nb);
+        batchnorm_part_sqdev(mine + (size_t)j * C, x + (size_t)b0 * img, mean, nb, C, S);
+    }
+    dist_gather(m, p, mine, sizeof(double) * C, all);
+    dist_fold_d(acc, all, K, (size_t)C);
+    batchnorm_stats_finish(rstd, t[op->rm], t[op->rv], mean, acc, n, C, BN_MOMENTUM, BN_EPS);
+}
+
+/* Op op over the n images from b0 of the pass; a BatchNorm's statistics are the whole
+ * batch's, set before (bn_stats). */
+static void op_forward_range(dann_model *m, pass_t *p, const net_op *op, const view *v, int b0,
+                             int n, int training) {
     const net_plan *P = m->net;
     float **t = m->t;
-    const float *x = op_input(P, op, v, p);
-    float *y = A(v, op->out);
-    const size_t nB = (size_t)B, n_in = (size_t)op->C * op->H * op->W;
+    const size_t in_img = (size_t)op->C * op->H * op->W, out_img = (size_t)op->OC * op->OH * op->OW;
+    const float *x0 = op_input(P, op, v, p), *x = x0 ? x0 + b0 * in_img : NULL;
+    float *y = A(v, op->out) + b0 * out_img;
+    const size_t nn = (size_t)n * in_img;
     switch (op->kind) {
-    case OP_CONV: conv_forward(m, p, op, v, B); break;
+    case OP_CONV: conv_forward(m, p, op, v, b0, n); break;
     case OP_BNPOOL: {
-        float *mean = v->stats + op->stat, *rstd = mean + op->C;
-        batchnorm_stats(mean, rstd, t[op->rm], t[op->rv], x, B, op->C, op->H * op->W, training,
-                        BN_MOMENTUM, BN_EPS);
-        const float *mask = training && op->mask >= 0 ? p->mask[op->mask] : NULL;
-        bn_mask_maxpool2_forward(y, I(v, op->idx), A(v, op->xsel), x, mean, rstd, t[op->w],
-                                 t[op->b], mask, B, op->C, op->H, op->W);
-        if (training) m->bn_count[op->cnt]++;
+        const float *mean = v->stats + op->stat, *rstd = mean + op->C;
+        const float *mask = training && op->mask >= 0 ? p->mask[op->mask] + (size_t)b0 * op->C : NULL;
+        bn_mask_maxpool2_forward(y, I(v, op->idx) + b0 * out_img, A(v, op->xsel) + b0 * out_img, x,
+                                 mean, rstd, t[op->w], t[op->b], mask, n, op->C, op->H, op->W);
         break;
     }
     case OP_BN: {
-        float *mean = v->stats + op->stat, *rstd = mean + op->C;
-        batchnorm_forward(y, mean, rstd, t[op->rm], t[op->rv], x, t[op->w], t[op->b], B, op->C,
-                          op->H * op->W, training, BN_MOMENTUM, BN_EPS);
-        if (training) m->bn_count[op->cnt]++;
+        const float *mean = v->stats + op->stat, *rstd = mean + op->C;
+        batchnorm_apply(y, x, mean, rstd, t[op->w], t[op->b], n, op->C, op->H * op->W);
         break;
     }
     case OP_MAXPOOL:
         if (pool2(op)) {
-            maxpool2_forward(y, I(v, op->idx), x, B, op->C, op->H, op->W);
+            maxpool2_forward(y, I(v, op->idx) + b0 * out_img, x, n, op->C, op->H, op->W);
         } else {
-            maxpoolg_dims g = pool_of(op, B);
-            maxpoolg_forward(y, I(v, op->idx), x, &g);
+            maxpoolg_dims g = pool_of(op, n);
+            maxpoolg_forward(y, I(v, op->idx) + b0 * out_img, x, &g);
         }
         break;
-    case OP_RELU: relu_forward(y, x, nB * n_in); break;
-    case OP_SIGMOID: sigmoid_forward(y, x, nB * n_in); break;
+    case OP_RELU: relu_forward(y, x, nn); break;
+    case OP_SIGMOID: sigmoid_forward(y, x, nn); break;
     case OP_DROPOUT:
         if (training) {
             const size_t unit = op->dropout2d ? (size_t)op->H * op->W : 1;
-            dropout_forward(y, x, p->mask[op->mask], nB * n_in / unit, unit);
+            dropout_forward(y, x, p->mask[op->mask] + b0 * (in_img / unit), nn / unit, unit);
         } else if (y != x) {
-            memcpy(y, x, nB * n_in * sizeof(float));
+            memcpy(y, x, nn * sizeof(float));
         }
         break;
     case OP_FC:
-        if (op->first && !p->in.x)
-            linear_sparse_forward(y, p->in.rowptr, p->in.col, p->in.val, t[op->w], t[op->b], B,
-                                  op->C, op->OC);
-        else
-            linear_forward(y, x, t[op->w], t[op->b], B, op->C, op->OC);
+        if (op->first && !p->in.x) {  // a sparse batch: the range's rows, rebased
+            const int64_t base = p->in.rowptr[b0];
+            for (int b = 0; b <= n; b++) m->rowbuf[b] = p->in.rowptr[b0 + b] - base;
+            linear_sparse_forward(y, m->rowbuf, p->in.col + base, p->in.val + base, t[op->w],
+                                  t[op->b], n, op->C, op->OC);
+        } else {
+            linear_forward(y, x, t[op->w], t[op->b], n, op->C, op->OC);
+        }
         break;
     default: DANN_ASSERT(0);
+    }
+}
+
+/* Op op over the pass: the whole batch in one call each, or (data-parallel) chunk by chunk, so
+ * that every chunk is computed the same way wherever it is. */
+static void op_forward(dann_model *m, pass_t *p, const net_op *op, const view *v, int B,
+                       int training) {
+    float **t = m->t;
+    if (op->kind == OP_BN || op->kind == OP_BNPOOL) {
+        float *mean = v->stats + op->stat, *rstd = mean + op->C;
+        const float *x = A(v, op->in);
+        if (op->kind == OP_BN && p->k1 == 0) {  // the one-call kernel (statistics and apply)
+            batchnorm_forward(A(v, op->out), mean, rstd, t[op->rm], t[op->rv], x, t[op->w],
+                              t[op->b], B, op->C, op->H * op->W, training, BN_MOMENTUM, BN_EPS);
+            if (training) m->bn_count[op->cnt]++;
+            return;
+        }
+        bn_stats(m, p, op, x, mean, rstd, training);
+        if (training) m->bn_count[op->cnt]++;
+    }
+    if (p->k1 == 0) {
+        op_forward_range(m, p, op, v, 0, B, training);
+        return;
+    }
+    for (int k = p->k0; k < p->k1; k++) {
+        int b0, n;
+        dist_chunk(m, p, k, &b0, &n);
+        op_forward_range(m, p, op, v, b0, n, training);
     }
 }
 
@@ -178,13 +244,26 @@ void model_forward(dann_model *m, pass_t *p, const dann_input *in, int training,
     p->B = B;
     p->heads = heads;
     p->in = *in;
+    if (training) dist_layout(m, p, B, in->B_total);
+    else p->Bg = B, p->first = p->k0 = p->k1 = 0;
+    DANN_ASSERT(p->Bg <= p->cap);
     if (training && !p->masks_given) {
+        // the whole batch's masks, from the one RNG every rank holds; this rank keeps its part
         for (int k = 0; k < P->n_masks; k++)
-            if (sec_runs(P->mask_sec[k], heads))
-                dropout_draw(p->mask[k], (size_t)B * p->mask_units[k], P->mask_p[k], rng);
+            if (sec_runs(P->mask_sec[k], heads)) {
+                const size_t u = p->mask_units[k];
+                dropout_draw(p->mask[k], (size_t)p->Bg * u, P->mask_p[k], rng);
+                if (p->first) memmove(p->mask[k], p->mask[k] + p->first * u, (size_t)B * u * sizeof(float));
+            }
     }
     p->grey = !P->vec && P->in_c == 3 && P->ops[0].grey_ok && in->x &&
               all_grey(in->x, B, (size_t)P->in_h * P->in_w);
+    if (p->k1 > 0 && m->dist.n_ranks > 1 && P->ops[0].grey_ok) {
+        // the one-channel path changes the rounding: every rank must take the same one
+        int flags[1024];
+        dist_gather_int(m, p->grey, flags);
+        for (int r = 0; r < m->dist.n_ranks; r++) p->grey &= flags[r];
+    }
     for (int s = 0; s < SEC_N; s++) {
         if (!sec_runs(s, heads)) continue;
         for (int i = P->sec_begin[s]; i < P->sec_begin[s + 1]; i++) {
@@ -200,10 +279,10 @@ void model_forward(dann_model *m, pass_t *p, const dann_input *in, int training,
 }
 
 /* d loss / d w[oc,c,k] of a first convolution run on a grey batch is the same for the 3 input
- * channels: the one-channel kernel's gradient (dw1, db1), spread back. */
-static void spread_grey_grads(dann_model *m, const net_op *op, const float *dw1, const float *db1) {
+ * channels: the one-channel kernel's gradient (dw1, db1), spread back into gw, gb. */
+static void spread_grey_grads(const net_op *op, float *gw, float *gb, const float *dw1,
+                              const float *db1) {
     const int KK = op->K * op->K;
-    float *gw = m->g[op->w], *gb = m->g[op->b];
     for (int oc = 0; oc < op->OC; oc++) {
         for (int c = 0; c < 3; c++)
             for (int k = 0; k < KK; k++) gw[(oc * 3 + c) * KK + k] += dw1[oc * KK + k];
@@ -211,25 +290,135 @@ static void spread_grey_grads(dann_model *m, const net_op *op, const float *dw1,
     }
 }
 
-static void conv_backward(dann_model *m, pass_t *p, const net_op *op, const view *v, int B) {
+static const float *op_dout(const net_plan *P, const net_op *op, const view *v) {
+    const int last_of_head = op->sec != SEC_FEATURES && op == &P->ops[P->sec_begin[op->sec + 1] - 1];
+    return last_of_head ? A(v, P->dlogit[op->sec == SEC_CLASS ? 0 : 1]) : G(v, op->gout);
+}
+
+/* The gradients of a conv or fc op over the images [b0, b0 + n) of the pass: the weight
+ * gradient accumulated into gw, gb, the input gradient (if any) into its rows. For a conv whose
+ * output gradient comes from the fused BatchNorm-pool backward after it, bg (its images already
+ * the range's) produces that gradient image by image. */
+static void param_grad_range(dann_model *m, pass_t *p, const net_op *op, const view *v, int b0,
+                             int n, float *gw, float *gb, const bn_pool_grad *bg) {
     const net_plan *P = m->net;
-    float **t = m->t, **g = m->g;
+    float **t = m->t;
+    const size_t in_img = (size_t)op->C * op->H * op->W, out_img = (size_t)op->OC * op->OH * op->OW;
+    const float *x = op_input(P, op, v, p), *dout = op_dout(P, op, v);
+    float *dinp = G(v, op->gin);
+    const float *xr = x ? x + b0 * in_img : NULL, *dr = dout ? dout + b0 * out_img : NULL;
+    float *dinr = dinp ? dinp + b0 * in_img : NULL;
+    if (op->kind == OP_FC) {
+        if (op->first && !p->in.x) {  // a sparse batch: the range's rows, rebased
+            const int64_t base = p->in.rowptr[b0];
+            for (int b = 0; b <= n; b++) m->rowbuf[b] = p->in.rowptr[b0 + b] - base;
+            linear_sparse_backward(gw, gb, dr, m->rowbuf, p->in.col + base, p->in.val + base, n,
+                                   op->C, op->OC);
+        } else {
+            linear_backward(dinr, gw, gb, dr, xr, t[op->w], n, op->C, op->OC);
+        }
+        return;
+    }
+    DANN_ASSERT(op->kind == OP_CONV);
+    float *dbuf = G(v, op->gout) + b0 * out_img;
     if (op->grey_ok && p->grey) {
         float *w1 = v->stats + P->grey_w, *dw1 = w1 + op->OC * op->K * op->K,
               *db1 = dw1 + op->OC * op->K * op->K;
+        const float *gx = A(v, P->grey_in) + (size_t)b0 * op->H * op->W;
         memset(dw1, 0, ((size_t)op->OC * op->K * op->K + op->OC) * sizeof(float));
-        conv_dims dg = conv_of(m, op, B, 1);
-        conv2d_backward(NULL, dw1, db1, G(v, op->gout), A(v, P->grey_in), w1, &dg, m->scratch);
-        spread_grey_grads(m, op, dw1, db1);
+        conv_dims dg = conv_of(m, op, n, 1);
+        if (bg) conv2d_backward_weights_from(dw1, db1, bn_pool_backward_image, bg, gx, &dg, m->scratch, dbuf);
+        else conv2d_backward(NULL, dw1, db1, dr, gx, w1, &dg, m->scratch);
+        spread_grey_grads(op, gw, gb, dw1, db1);
+    } else if (bg) {
+        conv_dims d = conv_of(m, op, n, 0);
+        conv2d_backward_weights_from(gw, gb, bn_pool_backward_image, bg, xr, &d, m->scratch, dbuf);
     } else if (conv_general(op)) {
-        convg_dims cg = convg_of(m, op, B);
-        convg_backward(G(v, op->gin), g[op->w], g[op->b], G(v, op->gout), op_input(P, op, v, p),
-                       t[op->w], &cg, m->scratch);
+        convg_dims cg = convg_of(m, op, n);
+        convg_backward(dinr, gw, gb, dr, xr, t[op->w], &cg, m->scratch);
     } else {
-        conv_dims d = conv_of(m, op, B, 0);
-        conv2d_backward(G(v, op->gin), g[op->w], g[op->b], G(v, op->gout), op_input(P, op, v, p),
-                        t[op->w], &d, m->scratch);
+        conv_dims d = conv_of(m, op, n, 0);
+        conv2d_backward(dinr, gw, gb, dr, xr, t[op->w], &d, m->scratch);
     }
+}
+
+/* bg restricted to n images from b0. */
+static bn_pool_grad bg_range(const bn_pool_grad *bg, int b0, int n) {
+    bn_pool_grad r = *bg;
+    const size_t in_img = (size_t)bg->C * bg->H * bg->W, out_img = in_img / 4;
+    r.dout += b0 * out_img, r.out += b0 * out_img, r.argmax += b0 * out_img, r.xsel += b0 * out_img;
+    r.inp += b0 * in_img;
+    if (r.mask) r.mask += (size_t)b0 * bg->C;
+    r.B = n;
+    return r;
+}
+
+/* A conv or fc op's gradients: in one call, or (data-parallel) as the fold of the chunks'
+ * weight-gradient partials, gathered from the ranks, added to the gradient. */
+static void param_grad(dann_model *m, pass_t *p, const net_op *op, const view *v,
+                       const bn_pool_grad *bg) {
+    float **g = m->g;
+    if (p->k1 == 0) {
+        param_grad_range(m, p, op, v, 0, p->B, g[op->w], g[op->b], bg);
+        return;
+    }
+    const size_t nw = (size_t)op->OC * op->C * (op->kind == OP_FC ? 1 : op->K * op->K),
+                 nb = (size_t)op->OC, per = nw + nb;
+    const int K = dist_chunks(m, p), L = p->k1 - p->k0;
+    DANN_ASSERT(per <= m->part_per_chunk);
+    float *mine = m->part, *all = mine + (size_t)L * per, *acc = all + (size_t)K * per;
+    for (int j = 0; j < L; j++) {
+        int b0, nb_;
+        dist_chunk(m, p, p->k0 + j, &b0, &nb_);
+        float *pw = mine + (size_t)j * per;
+        memset(pw, 0, per * sizeof(float));
+        bn_pool_grad r;
+        if (bg) r = bg_range(bg, b0, nb_);
+        param_grad_range(m, p, op, v, b0, nb_, pw, pw + nw, bg ? &r : NULL);
+    }
+    dist_gather(m, p, mine, per * sizeof(float), all);
+    dist_fold_f(acc, all, K, per);
+    for (size_t i = 0; i < nw; i++) g[op->w][i] += acc[i];
+    for (size_t i = 0; i < nb; i++) g[op->b][i] += acc[nw + i];
+}
+
+/* The sums of a BatchNorm backward (s1 = sum dout, s2 = sum dout*xhat per channel) over the
+ * whole batch: one part, or the chunks' parts gathered and folded. bg: the fused op's. */
+static void bn_dsums(dann_model *m, pass_t *p, const net_op *op, const view *v,
+                     const bn_pool_grad *bg, double *s1, double *s2) {
+    const int C = op->C, S = op->H * op->W;
+    const float *mean = v->stats + op->stat, *rstd = mean + C;
+    const float *x = A(v, op->in), *dout = op_dout(m->net, op, v);
+    const size_t img = (size_t)C * S;
+    if (p->k1 == 0) {
+        if (bg) bn_pool_part_sums(bg, s1, s2);
+        else batchnorm_part_dsums(s1, s2, dout, x, mean, rstd, p->B, C, S);
+        return;
+    }
+    const int K = dist_chunks(m, p), L = p->k1 - p->k0;
+    double *mine = m->dpart, *all = mine + (size_t)L * 2 * C, *acc = all + (size_t)K * 2 * C;
+    for (int j = 0; j < L; j++) {
+        int b0, n;
+        dist_chunk(m, p, p->k0 + j, &b0, &n);
+        double *a = mine + (size_t)j * 2 * C;
+        if (bg) {
+            const bn_pool_grad r = bg_range(bg, b0, n);
+            bn_pool_part_sums(&r, a, a + C);
+        } else {
+            batchnorm_part_dsums(a, a + C, dout + b0 * img, x + b0 * img, mean, rstd, n, C, S);
+        }
+    }
+    dist_gather(m, p, mine, 2 * C * sizeof(double), all);
+    dist_fold_d(acc, all, K, (size_t)2 * C);
+    memcpy(s1, acc, C * sizeof(double));
+    memcpy(s2, acc + C, C * sizeof(double));
+}
+
+/* The fused backward's input gradient, image by image (bn_mask_maxpool2_backward's loop). */
+static void bnpool_dinp(float *dinp, const bn_pool_grad *bg) {
+    const size_t img = (size_t)bg->C * bg->H * bg->W;
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < bg->B; b++) bn_pool_backward_image(dinp + (size_t)b * img, b, 0, bg->C, bg);
 }
 
 /* The fused BatchNorm-pool-ReLU backward; after the first convolution it hands its input
@@ -239,32 +428,23 @@ static void bnpool_backward(dann_model *m, pass_t *p, const net_op *op, const vi
     float **t = m->t, **g = m->g;
     float *mean = v->stats + op->stat, *rstd = mean + op->C, *coef = rstd + op->C;
     const float *mask = op->mask >= 0 ? p->mask[op->mask] : NULL;
-    const float *x = A(v, op->in);
-    if (!op->produce_into) {
-        bn_mask_maxpool2_backward(G(v, op->gin), g[op->w], g[op->b], G(v, op->gout), A(v, op->out),
-                                  I(v, op->idx), A(v, op->xsel), x, mean, rstd, t[op->w], mask,
-                                  coef, B, op->C, op->H, op->W);
+    const bn_pool_grad bg = {G(v, op->gout), A(v, op->out), I(v, op->idx), A(v, op->xsel),
+                             A(v, op->in), mean, rstd, t[op->w], mask, coef, B, op->C, op->H, op->W};
+    double sums[2 * BN_MAX_CHANNELS];
+    const int i = (int)(op - P->ops);
+    PROF(prof_slot(i, 1, op->name), {
+        bn_dsums(m, p, op, v, &bg, sums, sums + op->C);
+        bn_pool_sums_finish(&bg, sums, sums + op->C, (double)p->Bg * op->H * op->W, g[op->w],
+                            g[op->b]);
+    });
+    if (op->produce_into) {
+        const net_op *conv = op - 1;
+        PROF(prof_slot(i - 1, 1, conv->name), param_grad(m, p, conv, v, &bg));
         return;
     }
-    const net_op *conv = op - 1;
-    const bn_pool_grad bg = {G(v, op->gout), A(v, op->out), I(v, op->idx), A(v, op->xsel), x, mean,
-                             rstd, t[op->w], mask, coef, B, op->C, op->H, op->W};
-    PROF(prof_slot((int)(op - P->ops), 1, op->name), bn_pool_backward_sums(&bg, g[op->w], g[op->b]));
-    PROF(prof_slot((int)(conv - P->ops), 1, conv->name), {
-        if (conv->grey_ok && p->grey) {
-            float *w1 = v->stats + P->grey_w, *dw1 = w1 + conv->OC * conv->K * conv->K,
-                  *db1 = dw1 + conv->OC * conv->K * conv->K;
-            memset(dw1, 0, ((size_t)conv->OC * conv->K * conv->K + conv->OC) * sizeof(float));
-            conv_dims dg = conv_of(m, conv, B, 1);
-            conv2d_backward_weights_from(dw1, db1, bn_pool_backward_image, &bg, A(v, P->grey_in),
-                                         &dg, m->scratch, G(v, conv->gout));
-            spread_grey_grads(m, conv, dw1, db1);
-        } else {
-            conv_dims d = conv_of(m, conv, B, 0);
-            conv2d_backward_weights_from(g[conv->w], g[conv->b], bn_pool_backward_image, &bg,
-                                         p->in.x, &d, m->scratch, G(v, conv->gout));
-        }
-    });
+    float *dinp = G(v, op->gin);
+    if (!dinp) return;
+    PROF(prof_slot(i, 1, op->name), bnpool_dinp(dinp, &bg));
 }
 
 static void op_backward(dann_model *m, pass_t *p, const net_op *op, const view *v, int B) {
@@ -272,21 +452,18 @@ static void op_backward(dann_model *m, pass_t *p, const net_op *op, const view *
     float **t = m->t, **g = m->g;
     const float *x = op_input(P, op, v, p);
     const size_t n = (size_t)B * op->C * op->H * op->W;
-    const int last_of_head = op->sec != SEC_FEATURES && op == &P->ops[P->sec_begin[op->sec + 1] - 1];
-    const float *dout = last_of_head ? A(v, P->dlogit[op->sec == SEC_CLASS ? 0 : 1]) : G(v, op->gout);
+    const float *dout = op_dout(P, op, v);
     float *dinp = G(v, op->gin);
     switch (op->kind) {
-    case OP_FC:
-        if (op->first && !p->in.x)
-            linear_sparse_backward(g[op->w], g[op->b], dout, p->in.rowptr, p->in.col, p->in.val, B,
-                                   op->C, op->OC);
-        else
-            linear_backward(dinp, g[op->w], g[op->b], dout, x, t[op->w], B, op->C, op->OC);
-        break;
+    case OP_CONV:
+    case OP_FC: param_grad(m, p, op, v, NULL); break;
     case OP_BN: {
         const float *mean = v->stats + op->stat, *rstd = mean + op->C;
-        batchnorm_backward(dinp, g[op->w], g[op->b], dout, x, mean, rstd, t[op->w], B, op->C,
-                           op->H * op->W);
+        double sums[2 * BN_MAX_CHANNELS];
+        bn_dsums(m, p, op, v, NULL, sums, sums + op->C);
+        batchnorm_backward_finish(dinp, g[op->w], g[op->b], dout, x, mean, rstd, t[op->w], sums,
+                                  sums + op->C, (double)p->Bg * op->H * op->W, B, op->C,
+                                  op->H * op->W);
         break;
     }
     case OP_RELU:
@@ -330,11 +507,9 @@ void model_backward(dann_model *m, pass_t *p, int heads, float lambda) {
         for (int i = P->sec_begin[s + 1] - 1; i >= P->sec_begin[s]; i--) {
             const net_op *op = &P->ops[i];
             if (op->kind == OP_BNPOOL) {
-                if (op->produce_into) bnpool_backward(m, p, op, &v, B);
-                else PROF(prof_slot(i, 1, op->name), bnpool_backward(m, p, op, &v, B));
-            } else if (op->kind == OP_CONV) {
-                if (!(i + 1 < P->n_ops && P->ops[i + 1].produce_into))
-                    PROF(prof_slot(i, 1, op->name), conv_backward(m, p, op, &v, B));
+                bnpool_backward(m, p, op, &v, B);
+            } else if (op->kind == OP_CONV && i + 1 < P->n_ops && P->ops[i + 1].produce_into) {
+                continue;  // its weight gradient came with the BatchNorm-pool backward after it
             } else {
                 PROF(prof_slot(i, 1, op->name), op_backward(m, p, op, &v, B));
             }

@@ -80,6 +80,66 @@ static int count_correct(const float *logp, const int32_t *y, int B, int C) {
     return n;
 }
 
+/* NLL and correct decisions of a pass over the whole batch: the local sums, or (data-parallel)
+ * each chunk's NLL sum gathered and folded in chunk order and the ranks' counts added. */
+static float pass_nll(dann_model *m, const pass_t *p, const float *logp, const int32_t *y, int C,
+                      int *correct) {
+    int ok = count_correct(logp, y, p->B, C);
+    if (p->k1 == 0) {
+        *correct = ok;
+        return nll_loss(logp, y, p->B, C);
+    }
+    const int K = dist_chunks(m, p), L = p->k1 - p->k0;
+    double *mine = m->dpart, *all = mine + L, acc;
+    for (int j = 0; j < L; j++) {
+        int b0, n;
+        dist_chunk(m, p, p->k0 + j, &b0, &n);
+        double s = 0.0;
+        for (int b = b0; b < b0 + n; b++) s -= logp[(size_t)b * C + y[b]];
+        mine[j] = s;
+    }
+    dist_gather(m, p, mine, sizeof(double), all);
+    dist_fold_d(&acc, all, K, 1);
+    int counts[1024];
+    dist_gather_int(m, ok, counts);
+    *correct = 0;
+    for (int r = 0; r < (m->dist.n_ranks > 1 ? m->dist.n_ranks : 1); r++) *correct += counts[r];
+    return (float)(acc / p->Bg);
+}
+
+dann_status dann_trainer_set_dist(dann_trainer *t, const dann_dist *d, dann_error *err) {
+    dann_model *m = t->m;
+    if (d->chunk < 0 || d->n_ranks < 1 || d->n_ranks > 1024 || d->rank < 0 || d->rank >= d->n_ranks ||
+        (d->n_ranks > 1 && (!d->allgather || d->chunk == 0)))
+        return dann_fail(err, DANN_ERR_ARG, "data-parallel settings: rank %d of %d, chunk %d",
+                         d->rank, d->n_ranks, d->chunk);
+    free(m->part);
+    free(m->dpart);
+    m->part = NULL, m->dpart = NULL;
+    m->dist = *d;
+    if (d->chunk == 0) return DANN_OK;
+    const net_plan *P = m->net;
+    size_t per = 1, cmax = 1;
+    for (int i = 0; i < P->n_ops; i++) {
+        const net_op *op = &P->ops[i];
+        if (op->kind == OP_CONV || op->kind == OP_FC) {
+            size_t n = (size_t)op->OC * op->C * (op->kind == OP_FC ? 1 : op->K * op->K) + op->OC;
+            per = n > per ? n : per;
+        }
+        if (op->kind == OP_BN || op->kind == OP_BNPOOL) cmax = (size_t)op->C > cmax ? (size_t)op->C : cmax;
+    }
+    const size_t K = (size_t)(m->max_batch + d->chunk - 1) / d->chunk;
+    m->part_per_chunk = per;
+    m->dpart_per_chunk = 2 * cmax;
+    m->part = dann_calloc((2 * K + 1) * per, sizeof(float), err);
+    m->dpart = dann_calloc((2 * K + 1) * 2 * cmax, sizeof(double), err);
+    if (!m->part || !m->dpart) {
+        m->dist.chunk = 0;
+        return DANN_ERR_NOMEM;
+    }
+    return DANN_OK;
+}
+
 static int labels_ok(const int32_t *y, int B, int C) {
     for (int b = 0; b < B; b++)
         if (y[b] < 0 || y[b] >= C) return 0;
@@ -99,6 +159,7 @@ dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const 
     dann_model *m = t->m;
     const dann_train_config *cfg = &t->cfg;
     const int NC = m->net->n_classes, Bs = src ? src->B : 0, Bt = tgt ? tgt->B : 0;
+    const int Bs_all = src && src->B_total ? src->B_total : Bs, Bt_all = tgt && tgt->B_total ? tgt->B_total : Bt;
     pass_t *ps = &m->pass[0], *pt = &m->pass[1];
     dann_step_stats st = {0};
     st.lambda = (float)(cfg->lambda_max * dann_lambda_schedule(p, cfg->gamma));
@@ -109,9 +170,12 @@ dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const 
     const dann_input *xl = cfg->mode == DANN_MODE_TARGET_ONLY ? tgt : src;
     const int32_t *yl = cfg->mode == DANN_MODE_TARGET_ONLY ? yt : ys;
     const int Bl = cfg->mode == DANN_MODE_TARGET_ONLY ? Bt : Bs;
-    if (Bl < 1 || Bl > m->max_batch || (dann && (Bt < 1 || Bt > m->max_batch)))
-        return dann_fail(err, DANN_ERR_ARG, "batch sizes %d/%d out of range [1, %d]", Bs, Bt,
-                         m->max_batch);
+    const int Bl_all = cfg->mode == DANN_MODE_TARGET_ONLY ? Bt_all : Bs_all;
+    if (Bl < 1 || Bl_all > m->max_batch || (dann && (Bt < 1 || Bt_all > m->max_batch)))
+        return dann_fail(err, DANN_ERR_ARG, "batch sizes %d/%d out of range [1, %d]", Bs_all,
+                         Bt_all, m->max_batch);
+    if (m->dist.chunk == 0 && (Bl_all != Bl || (dann && Bt_all != Bt)))
+        return dann_fail(err, DANN_ERR_ARG, "a part of a batch (B_total) needs dann_trainer_set_dist");
     if (!xl || (!xl->x && !xl->rowptr) || (dann && (!tgt->x && !tgt->rowptr)))
         return dann_fail(err, DANN_ERR_ARG, "training batch missing");
     if (!yl || !labels_ok(yl, Bl, NC))
@@ -120,18 +184,24 @@ dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const 
     memset(m->grad, 0, m->n_params * sizeof(float));
     memcpy(t->state_backup, m->state, m->n_state * sizeof(float));
     memcpy(t->count_backup, m->bn_count, sizeof m->bn_count);
+    m->dist_failed = 0;
     model_forward(m, ps, xl, 1, dann ? HEAD_CLASS | HEAD_DOMAIN : HEAD_CLASS, &t->rng);
-    st.loss_class = nll_loss(ps->logp_class, yl, Bl, NC);
-    st.class_correct = count_correct(ps->logp_class, yl, Bl, NC);
+    st.loss_class = pass_nll(m, ps, ps->logp_class, yl, NC, &st.class_correct);
     if (dann) {
+        int ds, dt;
         model_forward(m, pt, tgt, 1, HEAD_CLASS | HEAD_DOMAIN, &t->rng);
-        st.loss_domain_src = nll_loss(ps->logp_domain, t->zeros, Bs, 2);
-        st.loss_domain_tgt = nll_loss(pt->logp_domain, t->ones, Bt, 2);
-        st.domain_correct = count_correct(ps->logp_domain, t->zeros, Bs, 2) +
-                            count_correct(pt->logp_domain, t->ones, Bt, 2);
-        st.domain_total = Bs + Bt;
+        st.loss_domain_src = pass_nll(m, ps, ps->logp_domain, t->zeros, 2, &ds);
+        st.loss_domain_tgt = pass_nll(m, pt, pt->logp_domain, t->ones, 2, &dt);
+        st.domain_correct = ds + dt;
+        st.domain_total = Bs_all + Bt_all;
     }
     if (stats) *stats = st;
+    if (m->dist_failed) {
+        memcpy(m->state, t->state_backup, m->n_state * sizeof(float));
+        memcpy(m->bn_count, t->count_backup, sizeof m->bn_count);
+        return dann_fail(err, DANN_ERR_IO, "step %lld: the exchange with the other processes failed",
+                         (long long)t->steps + 1);
+    }
     if (!isfinite(st.loss_class) || !isfinite(st.loss_domain_src) || !isfinite(st.loss_domain_tgt)) {
         memcpy(m->state, t->state_backup, m->n_state * sizeof(float));
         memcpy(m->bn_count, t->count_backup, sizeof m->bn_count);
@@ -140,17 +210,24 @@ dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const 
                          (long long)t->steps + 1, st.loss_class, st.loss_domain_src, st.loss_domain_tgt);
     }
 
+    // the gradients of means over the whole batch (B_total), of which these are this part's
     memset(ps->dlogit_class, 0, sizeof(float) * (size_t)Bl * NC);
-    logsoftmax_nll_backward(ps->dlogit_class, ps->logp_class, yl, Bl, NC, 1.0f);
+    logsoftmax_nll_backward_n(ps->dlogit_class, ps->logp_class, yl, Bl, NC, 1.0f, Bl_all);
     if (dann) {
         memset(ps->dlogit_domain, 0, sizeof(float) * (size_t)Bs * 2);
         memset(pt->dlogit_domain, 0, sizeof(float) * (size_t)Bt * 2);
-        logsoftmax_nll_backward(ps->dlogit_domain, ps->logp_domain, t->zeros, Bs, 2, 1.0f);
-        logsoftmax_nll_backward(pt->dlogit_domain, pt->logp_domain, t->ones, Bt, 2, 1.0f);
+        logsoftmax_nll_backward_n(ps->dlogit_domain, ps->logp_domain, t->zeros, Bs, 2, 1.0f, Bs_all);
+        logsoftmax_nll_backward_n(pt->dlogit_domain, pt->logp_domain, t->ones, Bt, 2, 1.0f, Bt_all);
         model_backward(m, pt, HEAD_DOMAIN, st.lambda);
         model_backward(m, ps, HEAD_CLASS | HEAD_DOMAIN, st.lambda);
     } else {
         model_backward(m, ps, HEAD_CLASS, st.lambda);
+    }
+    if (m->dist_failed) {
+        memcpy(m->state, t->state_backup, m->n_state * sizeof(float));
+        memcpy(m->bn_count, t->count_backup, sizeof m->bn_count);
+        return dann_fail(err, DANN_ERR_IO, "step %lld: the exchange with the other processes failed",
+                         (long long)t->steps + 1);
     }
 
     t->steps++;
