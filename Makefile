@@ -41,11 +41,37 @@ ifeq ($(BLAS),1)
   override LDLIBS += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas
 endif
 
+# The target architecture (the compiler's, so a cross build gets its own).
+ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
+
 # The AVX-512 convolution kernels: built with AVX-512 on x86-64 whatever -march says, and used
 # only where the CPU has it (checked at run time).
-ifeq ($(shell uname -m),x86_64)
+ifeq ($(ARCH),x86_64)
 $(BUILD)/obj/src/layers/conv2d_avx512.o: override CFLAGS += -mavx512f -mfma
 endif
+
+# The v16 kernels (src/layers/v16/, over src/layers/simd.h) are compiled once per ISA of the
+# target: portable C everywhere, AVX2+FMA (without AVX-512, whatever -march says) and AVX-512
+# on x86-64 (chosen at run time), NEON on aarch64.
+V16_SRC := $(sort $(wildcard src/layers/v16/*.c))
+V16_ISAS := portable
+V16_FLAGS_portable :=
+ifeq ($(ARCH),x86_64)
+  V16_ISAS += avx2 avx512
+  V16_FLAGS_avx2 := -DV16_AVX2 -mavx2 -mfma -mno-avx512f
+  V16_FLAGS_avx512 := -DV16_AVX512 -mavx512f -mfma
+endif
+ifeq ($(ARCH),aarch64)
+  V16_ISAS += neon
+  V16_FLAGS_neon := -DV16_NEON
+endif
+V16_OBJ := $(foreach i,$(V16_ISAS),$(V16_SRC:src/layers/v16/%.c=$(BUILD)/obj/v16/%_$(i).o))
+define V16_RULE
+$(BUILD)/obj/v16/%_$(1).o: src/layers/v16/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(V16_FLAGS_$(1)) -c $$< -o $$@
+endef
+$(foreach i,$(V16_ISAS),$(eval $(call V16_RULE,$(i))))
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/model/*.c src/data/*.c src/io/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c src/viz/*.c))
@@ -66,7 +92,7 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libdann.a: $(LIB_OBJ)
+$(BUILD)/libdann.a: $(LIB_OBJ) $(V16_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
@@ -107,4 +133,4 @@ bench-compare: $(BUILD)/dann
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(V16_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

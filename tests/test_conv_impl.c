@@ -1,9 +1,9 @@
-/* test_conv_impl.c - both convolution implementations (AVX-512 kernels, portable im2col + sgemm)
- * against a plain double-precision convolution, at the py3 network's sizes (thousands of terms
+/* test_conv_impl.c - every convolution implementation this CPU runs (layers.h: the v16 sets,
+ * the hand-written AVX-512 kernels, im2col + sgemm) against a plain double-precision convolution, at the py3 network's sizes (thousands of terms
  * per sum, where a float result can only be judged against the size of its terms) and at
  * awkward ones (tails of 16-lane vectors, rows wider than one vector, tiles that do not divide
- * the channel counts); and the AVX-512 promise that results do not depend on the thread count,
- * bit for bit. The Linear layers, which follow the same choice of implementation, are checked the
+ * the channel counts); and the promise of all but im2col + sgemm that results do not depend on
+ * the thread count, bit for bit. The Linear layers, which follow the same choice of implementation, are checked the
  * same way. (Small cases are also checked against PyTorch in test_torch_layers.c.) */
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +93,16 @@ static void check_exact(const char *name, const char *what, const float *got, co
           name, what, bad, n, TOL, worst, got[worst], want[worst], worst_ratio);
 }
 
+/* The implementations to check here: all this CPU and build run, but the opt-in AVX-512 v16
+ * set (test_kernels_isa.c says why). */
+static int impls_here(int *out) {
+    static const int all[] = {KERNELS_PORTABLE, KERNELS_BLAS, KERNELS_AVX2, KERNELS_NEON, KERNELS_AVX512};
+    int n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (kernels_available(all[i])) out[n++] = all[i];
+    return n;
+}
+
 static void impl_case(const char *name, conv_dims d, uint64_t seed) {
     dann_rng g;
     rng_seed(&g, seed);
@@ -101,22 +111,23 @@ static void impl_case(const char *name, conv_dims d, uint64_t seed) {
     const size_t n_out = (size_t)d.B * d.OC * OHW;
     float *inp = rnd(n_in, &g), *w = rnd(n_w, &g), *b = rnd((size_t)d.OC, &g), *dout = rnd(n_out, &g);
     reference ref = exact(d, inp, w, b, dout);
-    const int has_simd = kernels_use(KERNELS_AVX512) == KERNELS_AVX512;
-    kernels_use(KERNELS_AUTO);
-    for (int impl = 0; impl < 1 + has_simd; impl++) {
+    int impls[8];
+    const int n_impls = impls_here(impls);
+    for (int i = 0; i < n_impls; i++) {
+        const int impl = impls[i];
         conv_dims d1 = d;
         d1.slots = 1;
-        conv_result r = run(impl ? KERNELS_AVX512 : KERNELS_PORTABLE, d1, inp, w, b, dout);
+        conv_result r = run(impl, d1, inp, w, b, dout);
         char label[96];
-        snprintf(label, sizeof label, "%s (%s)", name, impl ? "avx512" : "portable");
+        snprintf(label, sizeof label, "%s (%s)", name, kernels_name(impl));
         check_exact(label, "out", r.out, ref.out, ref.out_mag, n_out);
         check_exact(label, "dinp", r.dinp, ref.dinp, ref.dinp_mag, n_in);
         check_exact(label, "dw", r.dw, ref.dw, ref.dw_mag, n_w);
         check_exact(label, "db", r.db, ref.db, ref.db_mag, (size_t)d.OC);
-        if (impl) {
+        if (impl != KERNELS_BLAS) {
             conv_dims d3 = d;
             d3.slots = 3;
-            conv_result s3 = run(KERNELS_AVX512, d3, inp, w, b, dout);
+            conv_result s3 = run(impl, d3, inp, w, b, dout);
             CHECK(!memcmp(r.out, s3.out, n_out * sizeof(float)) &&
                       !memcmp(r.dinp, s3.dinp, n_in * sizeof(float)) &&
                       !memcmp(r.dw, s3.dw, n_w * sizeof(float)) &&
@@ -145,10 +156,15 @@ TEST(conv_both_implementations_match_exact_sums) {
     impl_case("odd sizes", (conv_dims){.B = 5, .C = 2, .H = 7, .W = 9, .OC = 3, .K = 3}, 5);
     // more images than one weight-gradient block of 1024 positions
     impl_case("many images", (conv_dims){.B = 70, .C = 2, .H = 6, .W = 6, .OC = 11, .K = 2}, 6);
-    if (kernels_use(-1) != KERNELS_AVX512) SKIP("skipped in part: no AVX-512 here; the portable path passed");
+    int impls[8];
+    const int n = impls_here(impls);
+    char ran[128] = "";
+    for (int i = 0; i < n; i++) snprintf(ran + strlen(ran), sizeof ran - strlen(ran), " %s", kernels_name(impls[i]));
+    printf("    implementations checked:%s%s\n", ran,
+           kernels_available(KERNELS_AVX512) ? "" : " (not avx512: this CPU lacks AVX-512F)");
 }
 
-/* Linear layers take the same two paths (AVX-512 tiles, OpenBLAS), chosen with the convolutions.
+/* Linear layers take the same paths (v16 tiles, AVX-512 tiles, OpenBLAS), chosen with the convolutions.
  * A Linear layer is a 1x1 convolution of a 1x1 image (IN channels in, OUT out), so the same
  * exact reference judges it: forward, then backward twice (accumulating) as in run(). */
 static void linear_case(int B, int IN, int OUT, uint64_t seed) {
@@ -158,9 +174,11 @@ static void linear_case(int B, int IN, int OUT, uint64_t seed) {
     const size_t n_in = (size_t)B * IN, n_out = (size_t)B * OUT, n_w = (size_t)OUT * IN;
     float *inp = rnd(n_in, &g), *w = rnd(n_w, &g), *b = rnd((size_t)OUT, &g), *dout = rnd(n_out, &g);
     reference ref = exact(d, inp, w, b, dout);
-    const int has_simd = kernels_use(KERNELS_AVX512) == KERNELS_AVX512;
-    for (int impl = 0; impl < 1 + has_simd; impl++) {
-        kernels_use(impl ? KERNELS_AVX512 : KERNELS_PORTABLE);
+    int impls[8];
+    const int n_impls = impls_here(impls);
+    for (int i = 0; i < n_impls; i++) {
+        const int impl = impls[i];
+        kernels_use(impl);
         conv_result r = {calloc(n_out, sizeof(float)), calloc(n_in, sizeof(float)),
                          calloc(n_w, sizeof(float)), calloc((size_t)OUT, sizeof(float))};
         for (size_t i = 0; i < n_w; i++) r.dw[i] = 0.25f;
@@ -168,7 +186,7 @@ static void linear_case(int B, int IN, int OUT, uint64_t seed) {
         linear_backward(r.dinp, r.dw, r.db, dout, inp, w, B, IN, OUT);
         linear_backward(r.dinp, r.dw, r.db, dout, inp, w, B, IN, OUT);
         char label[96];
-        snprintf(label, sizeof label, "linear %d x %d -> %d (%s)", B, IN, OUT, impl ? "avx512" : "portable");
+        snprintf(label, sizeof label, "linear %d x %d -> %d (%s)", B, IN, OUT, kernels_name(impl));
         check_exact(label, "out", r.out, ref.out, ref.out_mag, n_out);
         check_exact(label, "dinp", r.dinp, ref.dinp, ref.dinp_mag, n_in);
         check_exact(label, "dw", r.dw, ref.dw, ref.dw_mag, n_w);

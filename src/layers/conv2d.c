@@ -1,5 +1,7 @@
 /* conv2d.c - 2-D convolution, stride 1, no padding, with bias: torch.nn.Conv2d(C, OC, K).
  * (cross-correlation: out[b,oc,i,j] = b[oc] + sum_{c,ki,kj} w[oc,c,ki,kj] * inp[b,c,i+ki,j+kj])
+ * The entry points hand the work to the kernel set in effect (kernels.c): the v16 kernels
+ * (v16/conv.c), the hand-written AVX-512 ones (conv2d_avx512.c) or the BLAS path here:
  *
  * im2col + sgemm on chunks of a few images, sized so a chunk's column matrix stays in cache:
  *   col  (C*K*K, n*OH*OW)   col[(c*K+ki)*K+kj][b*OH*OW + i*OW + j] = inp[b,c,i+ki,j+kj]
@@ -10,6 +12,7 @@
  * are added in slot order at the end, so results are reproducible for a given slot count. */
 #include <string.h>
 #include "layers/conv2d_impl.h"
+#include "layers/kernels.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -39,17 +42,16 @@ static conv_plan plan(const conv_dims *d) {
 }
 
 size_t conv2d_scratch_floats(const conv_dims *d) {
-    // sized for either implementation, so kernels_use() can switch at any time
+    // sized for every implementation, so kernels_use() can switch at any time
     conv_plan p = plan(d);
-    size_t portable = p.slot_floats * p.slots, simd = conv2d_avx512_scratch_floats(d);
-    return portable > simd ? portable : simd;
-}
-
-static int g_impl = KERNELS_AUTO;
-
-int kernels_use(int impl) {
-    if (impl == KERNELS_AUTO || impl == KERNELS_PORTABLE || impl == KERNELS_AVX512) g_impl = impl;
-    return g_impl != KERNELS_PORTABLE && conv2d_avx512_available() ? KERNELS_AVX512 : KERNELS_PORTABLE;
+    size_t most = p.slot_floats * p.slots, simd = conv2d_avx512_scratch_floats(d);
+    most = simd > most ? simd : most;
+    for (int k = 0; k < KERNELS_N; k++) {
+        const kernel_set *s = kernels_v16_set(k);
+        const size_t n = s ? s->conv_scratch_floats(d) : 0;
+        most = n > most ? n : most;
+    }
+    return most;
 }
 
 /* Images [b0, b0+n) -> col (C*K*K, n*OH*OW), col[(c*K+ki)*K+kj][b*OH*OW + i*OW + j] =
@@ -115,7 +117,7 @@ static int slot_id(void) {
 #endif
 }
 
-static void portable_forward(float *out, const float *inp, const float *w, const float *b,
+static void blas_forward(float *out, const float *inp, const float *w, const float *b,
                              const conv_dims *d, float *scratch) {
     const conv_plan p = plan(d);
     #pragma omp parallel for schedule(static) num_threads(p.slots)
@@ -135,7 +137,7 @@ static void portable_forward(float *out, const float *inp, const float *w, const
     }
 }
 
-static void portable_backward(float *dinp, float *dw, float *db, const float *dout,
+static void blas_backward(float *dinp, float *dw, float *db, const float *dout,
                               const float *inp, const float *w, const conv_dims *d, float *scratch) {
     const conv_plan p = plan(d);
     const size_t nw = (size_t)d->OC * p.CKK;
@@ -171,29 +173,37 @@ static void portable_backward(float *dinp, float *dw, float *db, const float *do
 
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                     const conv_dims *d, float *scratch) {
-    if (kernels_use(-1) == KERNELS_AVX512)
-        conv2d_avx512_forward(out, inp, w, b, d, scratch);
-    else
-        portable_forward(out, inp, w, b, d, scratch);
+    const int k = kernels_use(-1);
+    const kernel_set *s = kernels_v16_set(k);
+    if (s) s->conv_forward(out, inp, w, b, d, scratch);
+    else if (k == KERNELS_AVX512) conv2d_avx512_forward(out, inp, w, b, d, scratch);
+    else blas_forward(out, inp, w, b, d, scratch);
 }
 
 void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, const conv_dims *d, float *scratch) {
-    if (kernels_use(-1) == KERNELS_AVX512)
-        conv2d_avx512_backward(dinp, dw, db, dout, inp, w, d, scratch);
-    else
-        portable_backward(dinp, dw, db, dout, inp, w, d, scratch);
+    const int k = kernels_use(-1);
+    const kernel_set *s = kernels_v16_set(k);
+    if (s) s->conv_backward(dinp, dw, db, dout, inp, w, d, scratch);
+    else if (k == KERNELS_AVX512) conv2d_avx512_backward(dinp, dw, db, dout, inp, w, d, scratch);
+    else blas_backward(dinp, dw, db, dout, inp, w, d, scratch);
 }
 
 void conv2d_backward_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,
                                   const float *inp, const conv_dims *d, float *scratch,
                                   float *dout_buf) {
-    if (kernels_use(-1) == KERNELS_AVX512) {
+    const int k = kernels_use(-1);
+    const kernel_set *s = kernels_v16_set(k);
+    if (s) {
+        s->conv_weights_from(dw, db, produce, ctx, inp, d, scratch);
+        return;
+    }
+    if (k == KERNELS_AVX512) {
         conv2d_avx512_weights_from(dw, db, produce, ctx, inp, d, scratch);
         return;
     }
     const size_t per_image = (size_t)d->OC * (d->H - d->K + 1) * (d->W - d->K + 1);
     #pragma omp parallel for schedule(static) num_threads(d->slots > 0 ? d->slots : 1)
     for (int b = 0; b < d->B; b++) produce(dout_buf + per_image * b, b, 0, d->OC, ctx);
-    portable_backward(NULL, dw, db, dout_buf, inp, NULL, d, scratch);
+    blas_backward(NULL, dw, db, dout_buf, inp, NULL, d, scratch);
 }

@@ -10,21 +10,35 @@
 #include <stdint.h>
 #include "core/core.h"
 
-/* ---- Which implementation the kernels use: dann's AVX-512 kernels (convolutions, Linear layers,
- * the fused BatchNorm-pool forward), on CPUs that have AVX-512F, or the portable ones (im2col +
- * OpenBLAS sgemm, OpenBLAS, plain loops). kernels_use(impl) selects (AUTO: the fastest available;
- * -1 only asks) and returns the one in effect. Both give the same results up to float rounding. */
-enum { KERNELS_AUTO, KERNELS_PORTABLE, KERNELS_AVX512 };
+/* ---- Which implementation the convolutions and Linear layers use (kernels.c) ----
+ *   PORTABLE    the v16 kernels in portable C (explicit fmaf): the reference, every build
+ *   AVX2        the v16 kernels on AVX2+FMA (x86-64)            | the same bits as PORTABLE,
+ *   NEON        the v16 kernels on NEON (aarch64)               | for any number of threads
+ *   AVX512_V16  the v16 kernels on AVX-512 (x86-64): opt-in only, not yet run on AVX-512 hardware
+ *   AVX512      dann's hand-written AVX-512 kernels (conv2d_avx512.c; also the fused BatchNorm-pool
+ *               forward): the default where the CPU has AVX-512F; same bits for any number of
+ *               threads, not the same bits as the v16 sets
+ *   BLAS        im2col + sgemm through the gemm seam (OpenBLAS): deterministic per machine and
+ *               thread count only
+ * kernels_use(impl) selects (AUTO: the DANN_KERNELS environment variable when it names one this
+ * CPU runs, else the fastest: AVX512, AVX2, NEON, then BLAS on x86-64 / PORTABLE elsewhere;
+ * -1 only asks) and returns the one in effect; a set the CPU cannot run falls back to AUTO's.
+ * All give the same results up to float rounding. kernels_available(impl): this CPU and build
+ * can run it; kernels_name(impl): "portable", "avx2", ... (DANN_KERNELS's spelling). */
+enum { KERNELS_AUTO, KERNELS_PORTABLE, KERNELS_AVX512, KERNELS_AVX2, KERNELS_NEON,
+       KERNELS_AVX512_V16, KERNELS_BLAS, KERNELS_N };
 int kernels_use(int impl);
+int kernels_available(int impl);
+const char *kernels_name(int impl);
 
 /* ---- conv2d: stride 1, no padding, bias; cross-correlation as torch.nn.Conv2d. ----
  * inp (B,C,H,W)  w (OC,C,K,K)  b (OC)  out (B,OC,OH,OW) with OH = H-K+1, OW = W-K+1.
  * slots: how many threads may work on it at once (0 means 1); the scratch is sized for them.
  * scratch: conv2d_scratch_floats(d) floats of caller memory (im2col buffers, per slot).
- * Two implementations, same contract: AVX-512 kernels (direct micro-kernels over per-image column
- * panels; results do not depend on the slot count at all), used where the CPU has AVX-512F, and
- * a portable im2col + sgemm one (deterministic for a given slot count; the forward does not
- * depend on it); kernels_use() below picks one. */
+ * Implementations (kernels_use above), same contract: the v16 and hand-written AVX-512 kernels
+ * (direct micro-kernels over per-image column panels; results do not depend on the slot count
+ * at all), and im2col + sgemm (deterministic for a given slot count; the forward does not
+ * depend on it). */
 typedef struct { int B, C, H, W, OC, K, slots; } conv_dims;
 size_t conv2d_scratch_floats(const conv_dims *d);
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
@@ -34,9 +48,9 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
 /* conv2d_backward(NULL, dw, db, dout, ...) for an output gradient made image by image:
  * produce(dst, b, c0, c1, ctx) writes channels [c0, c1) of image b's gradient, (OH*OW) planes at
  * dst + c*OH*OW, as a pure function of its arguments; it is called from inside the kernel's
- * threads (it must not start threads of its own). The AVX-512 kernels give each thread the
- * images' gradients of its own output channels in cache, so the whole gradient is never
- * written; the portable path produces all of it into dout_buf (B*OC*OH*OW floats) first.
+ * threads (it must not start threads of its own). The v16 and AVX-512 kernels give each thread
+ * the images' gradients of its own output channels in cache, so the whole gradient is never
+ * written; the BLAS path produces all of it into dout_buf (B*OC*OH*OW floats) first.
  * dw and db are bit-identical to producing dout_buf and calling conv2d_backward. */
 typedef void (*conv_dout_fn)(float *dst, int b, int c0, int c1, const void *ctx);
 void conv2d_backward_weights_from(float *dw, float *db, conv_dout_fn produce, const void *ctx,

@@ -1,12 +1,19 @@
 /* linear.c - fully connected layer, torch.nn.Linear: out = inp @ w^T + b.
- * inp (B,IN)  w (OUT,IN)  b (OUT)  out (B,OUT). Products go through dann's AVX-512 tiles when the
- * convolutions do (kernels_use), through the gemm seam (OpenBLAS) otherwise. */
+ * inp (B,IN)  w (OUT,IN)  b (OUT)  out (B,OUT). Products go through the kernel set of the
+ * convolutions (kernels_use): the v16 tiles, dann's AVX-512 tiles, or the gemm seam (OpenBLAS).
+ * The bias gradient is summed here in double, in batch order, for every set. */
 #include "layers/conv2d_impl.h"
-#include "layers/layers.h"
+#include "layers/kernels.h"
 
 void linear_forward(float *out, const float *inp, const float *w, const float *b,
                     int B, int IN, int OUT) {
-    if (kernels_use(-1) == KERNELS_AVX512) {
+    const int k = kernels_use(-1);
+    const kernel_set *s = kernels_v16_set(k);
+    if (s) {
+        s->linear_forward(out, inp, w, b, B, IN, OUT);
+        return;
+    }
+    if (k == KERNELS_AVX512) {
         avx512_linear_forward(out, inp, w, b, B, IN, OUT);
         return;
     }
@@ -17,7 +24,11 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, int B, int IN, int OUT) {
-    if (kernels_use(-1) == KERNELS_AVX512) {
+    const int k = kernels_use(-1);
+    const kernel_set *s = kernels_v16_set(k);
+    if (s) {
+        s->linear_backward(dinp, dw, dout, inp, w, B, IN, OUT);
+    } else if (k == KERNELS_AVX512) {
         avx512_linear_backward(dinp, dw, dout, inp, w, B, IN, OUT);
     } else {
         if (dinp) gemm(0, 0, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, dinp, IN);
