@@ -1,4 +1,5 @@
-/* main.c - the test runner: runs every registered test (or those whose name contains argv[1]),
+/* main.c - the test runner: runs every registered test (or those whose name contains any of the
+ * arguments),
  * prints one line per test and the closing "N passed, N failed, N skipped". */
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,7 +101,7 @@ static void sort_tests(void) {
 
 int main(int argc, char **argv) {
     int passed = 0, failed = 0, skipped = 0;
-    const char *filter = argc > 1 ? argv[1] : NULL;
+    // test names to run: those containing any argument (all without arguments)
     const char *tmp = getenv("TMPDIR");
     snprintf(g_tmp_root, sizeof g_tmp_root, "%s/dann-test-XXXXXX", tmp ? tmp : "/tmp");
     if (!mkdtemp(g_tmp_root)) { perror("mkdtemp"); return 2; }
@@ -109,7 +110,9 @@ int main(int argc, char **argv) {
     sort_tests();
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 0; i < g_n; i++) {
-        if (filter && !strstr(g_tests[i].name, filter)) continue;
+        int wanted = argc < 2;
+        for (int a = 1; a < argc && !wanted; a++) wanted = strstr(g_tests[i].name, argv[a]) != NULL;
+        if (!wanted) continue;
         g_cur_failed = g_cur_skipped = 0;
         g_tests[i].fn();
         if (g_cur_failed) {

@@ -5,8 +5,12 @@
  * without FMA, where the portable set's fmaf is a library call) or the portable set. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "layers/conv2d_impl.h"
 #include "layers/kernels.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static const char *const names[KERNELS_N] = {
     [KERNELS_AUTO] = "auto",  [KERNELS_PORTABLE] = "portable", [KERNELS_AVX512] = "avx512",
@@ -69,4 +73,30 @@ int kernels_use(int impl) {
     if (g_impl != KERNELS_AUTO && kernels_available(g_impl)) return g_impl;
     if (g_auto < 0) g_auto = choose();
     return g_auto;
+}
+
+double kernels_fma_gflops(int threads) {
+    const int k = kernels_use(-1);
+    const kernel_set *s = kernels_v16_set(k == KERNELS_AVX512 ? KERNELS_AVX512_V16 : k);
+    static const int fallback[] = {KERNELS_AVX2, KERNELS_NEON, KERNELS_PORTABLE};
+    for (int i = 0; i < 3 && !s; i++)
+        if (kernels_available(fallback[i])) s = kernels_v16_set(fallback[i]);
+    const long n = 1L << 23;
+    double best = 1e30;
+    volatile float sink = 0.0f;
+    for (int r = 0; r < 6; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        #pragma omp parallel num_threads(threads)
+        {
+            const float x = s->fma_loop(n);
+            #pragma omp atomic
+            sink += x;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        const double dt = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        if (r > 0 && dt < best) best = dt;
+    }
+    (void)sink;
+    return (double)threads * n * s->fma_flops_per_iter / best / 1e9;
 }

@@ -25,6 +25,9 @@ typedef struct {
     /* dinp (when non-NULL) and dw accumulate; the bias gradient is linear.c's */
     void (*linear_backward)(float *dinp, float *dw, const float *dout, const float *inp,
                             const float *w, int B, int IN, int OUT);
+    /* n iterations of independent FMA chains, fma_flops_per_iter FLOPs each (kernels_fma_gflops) */
+    float (*fma_loop)(long n);
+    int fma_flops_per_iter;
 } kernel_set;
 
 /* The v16 instantiations built into this binary (NULL where not built for this architecture). */

@@ -30,6 +30,10 @@ enum { KERNELS_AUTO, KERNELS_PORTABLE, KERNELS_AVX512, KERNELS_AVX2, KERNELS_NEO
 int kernels_use(int impl);
 int kernels_available(int impl);
 const char *kernels_name(int impl);
+/* The measured FMA throughput (GFLOP/s, best of 5 runs of about 20 ms) of `threads` threads
+ * running independent fused multiply-add chains in the vector ISA of the kernels in effect
+ * (AVX512: AVX-512, BLAS: the best v16 set here): the machine's arithmetic peak for them. */
+double kernels_fma_gflops(int threads);
 
 /* ---- conv2d: stride 1, no padding, bias; cross-correlation as torch.nn.Conv2d. ----
  * inp (B,C,H,W)  w (OC,C,K,K)  b (OC)  out (B,OC,OH,OW) with OH = H-K+1, OW = W-K+1.

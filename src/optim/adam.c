@@ -4,12 +4,13 @@
  *   denom = sqrt(v) / (float)sqrt(bc2) + (float)eps;  p = p + (float)(-lr/bc1) * m / denom
  * evaluated left to right like torch's addcdiv. Built without FMA contraction (-std=c11). */
 #include <math.h>
+#include "core/detmath.h"
 #include "optim/optim.h"
 
 void adam_step(float *p, const float *g, float *m, float *v, size_t n, double lr, double beta1,
                double beta2, double eps, double weight_decay, int64_t t) {
-    const double bc1 = 1.0 - pow(beta1, (double)t);
-    const double bc2 = 1.0 - pow(beta2, (double)t);
+    const double bc1 = 1.0 - det_pow(beta1, (double)t);  // detmath.h: the same bits on every ISA
+    const double bc2 = 1.0 - det_pow(beta2, (double)t);
     const float step_size = (float)(-lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     const float b1 = (float)beta1, b2 = (float)beta2, one_b1 = (float)(1.0 - beta1);

@@ -1,17 +1,19 @@
 /* schedule.c - the DANN schedules (Ganin & Lempitsky 2015), p = training progress in [0, 1]:
  *   lambda_p = 2 / (1 + exp(-gamma p)) - 1          (adaptation weight, 0 -> ~1)
  *   mu_p     = mu0 / (1 + alpha p)^beta               (paper's learning-rate annealing)
- * computed in double like the reference's numpy, then rounded to float. */
+ * computed in double like the reference's numpy (with detmath.h's exp and pow: the same bits on
+ * every ISA), then rounded to float. */
 #include <math.h>
 #include <string.h>
 #include "core/core.h"
+#include "core/detmath.h"
 
 float dann_lambda_schedule(double p, double gamma) {
-    return (float)(2.0 / (1.0 + exp(-gamma * p)) - 1.0);
+    return (float)(2.0 / (1.0 + det_exp(-gamma * p)) - 1.0);
 }
 
 float dann_lr_schedule(double lr0, double p, double alpha, double beta) {
-    return (float)(lr0 / pow(1.0 + alpha * p, beta));
+    return (float)(lr0 / det_pow(1.0 + alpha * p, beta));
 }
 
 dann_status dann_train_config_preset(dann_train_config *cfg, const char *preset, dann_error *err) {

@@ -410,6 +410,25 @@ static void lin_backward(float *dinp, float *dw, const float *dout, const float 
     }
 }
 
+/* ---- the machine's FMA throughput: n iterations of FMA_CHAINS independent fused multiply-add
+ * chains (enough to cover the FMA latency on each ISA: 12 ymm, 24 q or 12 zmm registers) ---- */
+#if defined(V16_AVX512)
+#define FMA_CHAINS 12
+#else
+#define FMA_CHAINS 6
+#endif
+static float fma_loop(long n) {
+    v16 a[FMA_CHAINS];
+    const v16 x = v16_set1(0.999999f), y = v16_set1(1e-6f);
+    for (int i = 0; i < FMA_CHAINS; i++) a[i] = v16_set1((float)i);
+    for (long k = 0; k < n; k++)
+#pragma GCC unroll 12
+        for (int i = 0; i < FMA_CHAINS; i++) a[i] = v16_fma(a[i], x, y);
+    float s = 0.0f;
+    for (int i = 0; i < FMA_CHAINS; i++) s += v16_lane0(a[i]);
+    return s;
+}
+
 const kernel_set V16_NAME(kernels_v16) = {
     .name = V16_ISA_NAME,
     .conv_scratch_floats = scratch_floats,
@@ -418,4 +437,6 @@ const kernel_set V16_NAME(kernels_v16) = {
     .conv_weights_from = conv_weights_from,
     .linear_forward = lin_forward,
     .linear_backward = lin_backward,
+    .fma_loop = fma_loop,
+    .fma_flops_per_iter = FMA_CHAINS * 32,
 };
