@@ -77,6 +77,14 @@ LIB_SRC  := $(sort $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/mode
 CLI_SRC  := $(sort $(wildcard src/cli/*.c src/viz/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 
+# VIZ=0 (make test-arm's cross build): without src/viz and what includes it (no cairo/liblinear).
+ifeq ($(VIZ),0)
+  VIZ_USERS := $(shell grep -l '"viz/' src/cli/*.c tests/*.c 2>/dev/null)
+  CLI_SRC := $(filter-out src/viz/% $(VIZ_USERS),$(CLI_SRC))
+  TEST_SRC := $(filter-out $(VIZ_USERS) tests/viz_testutil.c,$(TEST_SRC))
+  VIZ_LIBS :=
+endif
+
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
@@ -127,7 +135,7 @@ deps-arm: deps
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(ARM_DEPS); }
 
 # make test-arm: the aarch64 cross build (build-arm/: NEON and portable v16 kernels, no OpenBLAS,
-# no dann binary, so the command-line tests skip) runs ARM_TESTS under qemu-aarch64-static (the
+# no plots, no dann binary, so the command-line tests skip) runs ARM_TESTS under qemu-aarch64-static (the
 # whole suite is too slow emulated: its real-data and command-line tests are left out), and a
 # checkpoint written by the native build after 2 steps resumes there to the native build's
 # bits after 2 more (kernels_cross_isa_resume).
@@ -135,7 +143,7 @@ ARM_CC ?= aarch64-linux-gnu-gcc
 ARM_RUN ?= qemu-aarch64-static -L /usr/aarch64-linux-gnu
 ARM_TESTS ?= kernels_ detmath implementations fused torch_ ckpt_ model_training_is_deterministic
 test-arm: $(BUILD)/test_dann
-	$(MAKE) BUILD=build-arm CC=$(ARM_CC) CFLAGS=-O2 BLAS=0 build-arm/test_dann
+	$(MAKE) BUILD=build-arm CC=$(ARM_CC) CFLAGS=-O2 BLAS=0 VIZ=0 build-arm/test_dann
 	rm -rf build-arm/xisa && mkdir -p build-arm/xisa
 	DANN_XISA_WRITE=build-arm/xisa $(BUILD)/test_dann kernels_cross_isa_resume
 	DANN_XISA_CHECK=build-arm/xisa $(ARM_RUN) build-arm/test_dann kernels_cross_isa_resume

@@ -24,9 +24,9 @@
 #endif
 
 #define MRMAX 6
-#define NT_MR 3      // NT tile: output channels (x NT_NR column rows: 12 ymm of partial sums)
-#define NT_NR 2
-#define NT_POS 256  // positions per NT image block (its column rows stay in L1)
+#define NT_MR 1      // NT tile: output channels x NT_NR column rows (12 ymm of partial sums; one
+#define NT_NR 6      // output-gradient row streamed from L2 per 6 column rows kept in L1)
+#define NT_POS 1024  // positions per NT image block (its column rows stay in L1)
 enum { INIT_ZERO, INIT_BIAS, INIT_LOAD };
 
 static int thread_id(void) {
@@ -242,32 +242,46 @@ V16_INLINE void nt_tile(const int MR, const int NR, int np, const float *A, size
     v16 acc[NT_MR][NT_NR];
 #pragma GCC unroll 3
     for (int m = 0; m < MR; m++)
-#pragma GCC unroll 2
+#pragma GCC unroll 6
         for (int n = 0; n < NR; n++) acc[m][n] = v16_zero();
     for (int p = 0; p < np; p += 16) {
         v16 bv[NT_NR];
-#pragma GCC unroll 2
+#pragma GCC unroll 6
         for (int n = 0; n < NR; n++) bv[n] = v16_load(Bt + n * bn + p);
 #pragma GCC unroll 3
         for (int m = 0; m < MR; m++) {
             const v16 av = v16_load(A + m * am + p);
-#pragma GCC unroll 2
+#pragma GCC unroll 6
             for (int n = 0; n < NR; n++) acc[m][n] = v16_fma(av, bv[n], acc[m][n]);
         }
     }
 #pragma GCC unroll 3
     for (int m = 0; m < MR; m++)
-#pragma GCC unroll 2
+#pragma GCC unroll 6
         for (int n = 0; n < NR; n++) dw[(size_t)m * ldw + n] += v16_hsum(acc[m][n]);
 }
 
 static void nt(int mr, int nr, int np, const float *A, size_t am, const float *Bt, size_t bn,
                float *dw, size_t ldw) {
 #define NT_CASE(MR, NR) \
-    case MR * 4 + NR: nt_tile(MR, NR, np, A, am, Bt, bn, dw, ldw); break;
-    switch (mr * 4 + nr) {
-        NT_CASE(1, 1) NT_CASE(1, 2) NT_CASE(2, 1) NT_CASE(2, 2) NT_CASE(3, 1) NT_CASE(3, 2)
+    case MR * 8 + NR: nt_tile(MR, NR, np, A, am, Bt, bn, dw, ldw); break;
+#if NT_NR == 2
+#define NT_ROW(MR) NT_CASE(MR, 1) NT_CASE(MR, 2)
+#elif NT_NR == 3
+#define NT_ROW(MR) NT_CASE(MR, 1) NT_CASE(MR, 2) NT_CASE(MR, 3)
+#else
+#define NT_ROW(MR) NT_CASE(MR, 1) NT_CASE(MR, 2) NT_CASE(MR, 3) NT_CASE(MR, 4) NT_CASE(MR, 5) NT_CASE(MR, 6)
+#endif
+    switch (mr * 8 + nr) {
+#if NT_MR == 1
+        NT_ROW(1)
+#elif NT_MR == 2
+        NT_ROW(1) NT_ROW(2)
+#else
+        NT_ROW(1) NT_ROW(2) NT_ROW(3)
+#endif
     }
+#undef NT_ROW
 #undef NT_CASE
 }
 
