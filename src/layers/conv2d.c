@@ -109,20 +109,12 @@ static float row_sum(const float *x, int n) {
     return r;
 }
 
-static int slot_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 static void blas_forward(float *out, const float *inp, const float *w, const float *b,
                              const conv_dims *d, float *scratch) {
     const conv_plan p = plan(d);
     #pragma omp parallel for schedule(static) num_threads(p.slots)
     for (int ch = 0; ch < p.n_chunks; ch++) {
-        float *col = scratch + p.slot_floats * slot_id();
+        float *col = scratch + p.slot_floats * thread_id();
         const int b0 = ch * p.chunk, n = d->B - b0 < p.chunk ? d->B - b0 : p.chunk;
         const int N = n * p.OHW;
         float *outT = col + (size_t)p.CKK * N;
@@ -145,7 +137,7 @@ static void blas_backward(float *dinp, float *dw, float *db, const float *dout,
     for (int s = 0; s < p.slots; s++) memset(scratch + p.slot_floats * s + part, 0, (nw + d->OC) * sizeof(float));
     #pragma omp parallel for schedule(static) num_threads(p.slots)
     for (int ch = 0; ch < p.n_chunks; ch++) {
-        float *col = scratch + p.slot_floats * slot_id();
+        float *col = scratch + p.slot_floats * thread_id();
         float *dw_part = col + part, *db_part = dw_part + nw;
         const int b0 = ch * p.chunk, n = d->B - b0 < p.chunk ? d->B - b0 : p.chunk;
         const int N = n * p.OHW;

@@ -68,20 +68,6 @@ int conv2d_avx512_available(void) { return __builtin_cpu_supports("avx512f"); }
 
 static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-static int thread_count(void) {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 /* Column rows [r0, r0+nr) of images [b0, b0+n) (row r = (c,ki,kj) of image b at
  * dst + (r-r0)*row_stride + b*img_stride, element i*OW+j = inp[b0+b,c,i+ki,j+kj]), with masked vector

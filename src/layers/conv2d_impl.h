@@ -1,9 +1,30 @@
-/* conv2d_impl.h - the AVX-512 conv2d kernels (conv2d_avx512.c), which conv2d.c picks at run
- * time over its portable im2col + sgemm path on CPUs that have them. Internal to src/layers. */
+/* conv2d_impl.h - the hand-written AVX-512 conv2d kernels (conv2d_avx512.c), which kernels.c
+ * picks on CPUs that have AVX-512F, and the thread helpers every convolution kernel uses.
+ * Internal to src/layers. */
 #ifndef DANN_CONV2D_IMPL_H
 #define DANN_CONV2D_IMPL_H
 
 #include "layers/layers.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* The calling thread's number in the current parallel region, and the region's size (0 and 1
+ * without OpenMP): the kernels' scratch slots and work splits. */
+static inline int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+static inline int thread_count(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
 
 /* The AVX-512 kernels (conv2d_avx512.c). available() is 0 where the CPU lacks AVX-512F or the
  * file was built without it; the other functions are then never called. Same contracts as

@@ -17,6 +17,7 @@
  * Threads split images (forward, input gradient) or weight tiles (weight gradient), never a
  * sum, so no result depends on the thread count. */
 #include <string.h>
+#include "layers/conv2d_impl.h"
 #include "layers/kernels.h"
 #include "layers/simd.h"
 #ifdef _OPENMP
@@ -29,20 +30,6 @@
 #define NT_POS 1024  // positions per NT image block (its column rows stay in L1)
 enum { INIT_ZERO, INIT_BIAS, INIT_LOAD };
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-static int thread_count(void) {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 /* C[m][0..n) (n <= 16; all 16 when FULL) = init + sum_k A[m*ams + k*aks] * Bm[k*ldb + 0..n),
  * m < MR, one fused chain per element in k order; init 0, bias[m] or C's own value. Only the n
