@@ -44,6 +44,16 @@ endif
 # The target architecture (the compiler's, so a cross build gets its own).
 ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
 
+# MPI (Open MPI, libopenmpi-dev): the CLI's src/cli/mpi.c, for `mpirun -np N dann train` and
+# grids over ranks; MPI=0 builds a one-process CLI (the default for cross builds). The library
+# never links MPI.
+MPI ?= $(if $(and $(filter $(ARCH),$(shell uname -m)),$(shell command -v mpicc 2>/dev/null)),1,0)
+ifeq ($(MPI),1)
+  MPI_CFLAGS := -DDANN_MPI $(shell mpicc --showme:compile 2>/dev/null)
+  override LDLIBS += $(shell mpicc --showme:link 2>/dev/null)
+$(BUILD)/obj/src/cli/mpi.o: override CFLAGS += $(MPI_CFLAGS)
+endif
+
 # The AVX-512 convolution kernels: built with AVX-512 on x86-64 whatever -march says, and used
 # only where the CPU has it (checked at run time).
 ifeq ($(ARCH),x86_64)
@@ -93,7 +103,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 # Debian packages needed to build and test (apt-get; uses sudo when not root). ARM_DEPS: the
 # aarch64 cross build of make test-arm (its libraries from Debian's arm64 architecture).
-DEPS := build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev libarchive-dev libcairo2-dev fonts-dejavu-core libfontconfig-dev liblinear-dev
+DEPS := libopenmpi-dev openmpi-bin build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev libarchive-dev libcairo2-dev fonts-dejavu-core libfontconfig-dev liblinear-dev
 ARM_DEPS := gcc-aarch64-linux-gnu qemu-user-static libpng-dev:arm64 zlib1g-dev:arm64 libarchive-dev:arm64
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 all: $(BUILD)/libdann.a $(BUILD)/dann

@@ -27,19 +27,20 @@ static void slurp_into(const char *path, char *buf, size_t cap) {
     fclose(f);
 }
 
-run_result *run_dann(const char *const *args) {
+run_result *run_dann(const char *const *args) { return run_prog(dann_bin(), args); }
+
+run_result *run_prog(const char *bin, const char *const *args) {
     static run_result r;
     static int seq;
-    const char *bin = dann_bin();
     char outp[512], errp[512];
     static char dir[256];
     if (!dir[0]) snprintf(dir, sizeof dir, "%s", test_tmpdir());  /* test_tmpdir's buffer is reused */
     snprintf(outp, sizeof outp, "%s/stdout%d", dir, seq);
     snprintf(errp, sizeof errp, "%s/stderr%d", dir, seq++);
-    char *argv[32];
+    char *argv[64];
     int n = 0;
     argv[n++] = (char *)bin;
-    for (int i = 0; args[i] && n < 31; i++) argv[n++] = (char *)args[i];
+    for (int i = 0; args[i] && n < 63; i++) argv[n++] = (char *)args[i];
     argv[n] = NULL;
     fflush(stdout);
     pid_t pid = fork();
@@ -47,7 +48,7 @@ run_result *run_dann(const char *const *args) {
         int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(126);
-        execv(bin, argv);
+        execvp(bin, argv);
         _exit(127);
     }
     int status = 0;

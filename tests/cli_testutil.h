@@ -20,6 +20,8 @@ typedef struct {
 /* Runs `dann args...` (NULL-terminated) with stdout and stderr captured. The result is a
  * static buffer, overwritten by the next call. */
 run_result *run_dann(const char *const *args);
+/* The same for another program (found on PATH when bin has no slash). */
+run_result *run_prog(const char *bin, const char *const *args);
 
 /* A failure as the CLI promises: status want_rc, nothing on stdout, exactly one line on stderr
  * containing both words. */

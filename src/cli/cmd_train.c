@@ -18,6 +18,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "cli/mpi.h"
 #include "cli/progress.h"
 #include "cli/trainloop.h"
 #include "io/checkpoint.h"
@@ -55,6 +56,9 @@ static void usage(FILE *f) {
 "  --source-val N         hold out N source training images; best.ckpt = best accuracy there\n"
 "  --resume CKPT          continue an interrupted run exactly (RUN_DIR/last.ckpt)\n"
 "  --max-steps K          cap steps per epoch (the schedules use the capped length)\n"
+"  --chunk C              compute every batch in chunks of C examples (data-parallel runs:\n"
+"                         mpirun -np N dann train ... gives the bits of --chunk C in one\n"
+"                         process; default 16 under mpirun, else 0 = whole batches)\n"
 "  --eval-max N           evaluate on the first N test images only\n"
 "  --progress auto|bar|lines|off   (default auto: a bar on a terminal, lines otherwise)\n"
 "  --quiet                no progress and no per-epoch lines\n"
@@ -66,7 +70,7 @@ static void usage(FILE *f) {
 typedef struct {
     const char *preset, *source, *target, *source_test, *target_test, *out, *resume, *arch, *input;
     int mode;            /* index in MODES, -1 = not given */
-    int epochs, batch, threads, source_val, max_steps, eval_max, progress, quiet;
+    int epochs, batch, threads, source_val, max_steps, eval_max, progress, quiet, chunk;
     int has_seed, has_lr;
     uint64_t seed;
     double lr;
@@ -99,6 +103,7 @@ static int parse(train_args *a, int argc, char **argv) {
         else if (args_is(&ap, "--source-val")) args_int(&ap, 0, 100000000, &a->source_val);
         else if (args_is(&ap, "--resume")) args_str(&ap, &a->resume);
         else if (args_is(&ap, "--max-steps")) args_int(&ap, 0, 100000000, &a->max_steps);
+        else if (args_is(&ap, "--chunk")) args_int(&ap, 0, 65536, &a->chunk);
         else if (args_is(&ap, "--eval-max")) args_int(&ap, 0, 100000000, &a->eval_max);
         else if (args_is(&ap, "--progress")) args_choice(&ap, PROGRESS, &a->progress);
         else if (args_is(&ap, "--quiet")) args_flag(&ap, &a->quiet);
@@ -112,7 +117,7 @@ static int parse(train_args *a, int argc, char **argv) {
 typedef struct {
     char preset[32], mode[32], source[SPEC_LEN], target[SPEC_LEN], source_test[SPEC_LEN],
         target_test[SPEC_LEN];
-    double epochs, batch, max_steps, eval_max, source_val, lr, seed_lo, seed_hi;
+    double epochs, batch, max_steps, eval_max, source_val, lr, seed_lo, seed_hi, chunk;
 } run_info;
 
 static int write_run_json(const char *dir, const train_args *a, const char *mode, double lr,
@@ -133,6 +138,7 @@ static int write_run_json(const char *dir, const train_args *a, const char *mode
     json_int(&j, "seed_lo", (int64_t)(a->seed & 0xffffffffu));
     json_int(&j, "seed_hi", (int64_t)(a->seed >> 32));
     json_int(&j, "max_steps", a->max_steps);
+    json_int(&j, "chunk", a->chunk);
     json_int(&j, "eval_max", a->eval_max);
     json_int(&j, "source_val", a->source_val);
     json_num(&j, "lr", lr);
@@ -184,6 +190,7 @@ static int read_run_json(const char *dir, run_info *r) {
     }
     json_get_str(buf, "source_test", r->source_test, sizeof r->source_test);
     json_get_str(buf, "target_test", r->target_test, sizeof r->target_test);
+    if (!json_get_num(buf, "chunk", &r->chunk) || r->chunk < 0 || r->chunk > 65536) r->chunk = 0;
     return 0;
 }
 
@@ -194,6 +201,7 @@ static int merge_resume(train_args *a, run_info *r) {
         {"--batch", &a->batch, 0, r->batch},
         {"--max-steps", &a->max_steps, -1, r->max_steps},
         {"--source-val", &a->source_val, -1, r->source_val},
+        {"--chunk", &a->chunk, -1, r->chunk},
     };
     for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
         if (*nums[k].given == nums[k].unset) *nums[k].given = (int)nums[k].stored;
@@ -247,8 +255,11 @@ static const char *default_test(const char *spec) {
     return !strncmp(spec, "mnist:", 6) || !strncmp(spec, "mnistm:", 7) ? spec : NULL;
 }
 
+/* All CPUs, shared among the processes an MPI launcher put on this node. */
 static int online_cpus(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (local && atoi(local) > 1) n /= atoi(local);
     return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
 
@@ -282,12 +293,29 @@ static void print_summary(const trainloop_result *r, const char *out) {
     if (out) printf("run folder: %s (metrics.jsonl, last.ckpt, summary.json)\n", out);
 }
 
+static void die_hook(void *ctx, dann_model *m, int epoch, int step, const int32_t *si, int bs,
+                     const int32_t *ti, int bt) {
+    (void)m, (void)epoch, (void)step, (void)si, (void)bs, (void)ti, (void)bt;
+    int *at = ctx;
+    if (--at[1] <= 0) raise(SIGKILL);
+}
+
+/* The OR of every process's stop request (trainloop_opts.agree); -1 when they do not answer. */
+static int agree_stop(int flag) {
+    int any = 0;
+    if (mpi_any(flag, &any)) {
+        fprintf(stderr, "dann %s: %s\n", CMD, mpi_error());
+        return -1;
+    }
+    return any;
+}
+
 /* ---- the command --------------------------------------------------------------------------- */
 
 int cmd_train(int argc, char **argv) {
     train_args a = {0};
     a.mode = -1;
-    a.source_val = a.max_steps = a.eval_max = -1;
+    a.source_val = a.max_steps = a.eval_max = a.chunk = -1;
     int rc = parse(&a, argc, argv);
     if (rc >= 0) return rc;
 
@@ -317,6 +345,27 @@ int cmd_train(int argc, char **argv) {
     if (a.batch == 0) a.batch = 128;
     if (a.source_val < 0) a.source_val = 0;
     if (a.max_steps < 0) a.max_steps = 0;
+    /* Data-parallel over MPI processes (docs/SCALING.md): rank 0 prints and writes; the batch is
+     * cut into chunks (default 16 examples), and the result equals `dann train --chunk C` in one
+     * process, bit for bit. */
+    const int rank = mpi_rank(), ranks = mpi_size();
+    if (a.chunk < 0) a.chunk = ranks > 1 ? 16 : 0;
+    if (ranks > 1) {
+        unsigned long h = 5381;  // the command line and the build: every rank must run the same
+        for (int i = 0; i < argc; i++)
+            for (const char *c = argv[i]; ; c++) {
+                h = h * 33 + (unsigned char)*c;
+                if (!*c) break;
+            }
+        for (const char *c = DANN_VERSION_STRING; *c; c++) h = h * 33 + (unsigned char)*c;
+        int same = 0;
+        if (mpi_same(&h, sizeof h, &same) || !same) {
+            fprintf(stderr, "dann %s: rank %d: %s\n", CMD, rank, same ? mpi_error()
+                    : "the processes were started with different options or builds");
+            return 2;
+        }
+        if (rank > 0) a.quiet = 1;
+    }
     if (a.eval_max < 0) a.eval_max = 0;
     if (!a.has_seed && !a.resume) a.seed = 1;
     if (!a.source) return args_usage(CMD, "--source SPEC is required (dann train --help)");
@@ -418,12 +467,12 @@ int cmd_train(int argc, char **argv) {
         printf("note: no %s test set given (--%s-test SPEC); that evaluation is skipped\n",
                !src_test ? "source" : "target", !src_test ? "source" : "target");
 
-    if (mkdir_p(a.out) != 0) {
+    if (rank == 0 && mkdir_p(a.out) != 0) {
         fprintf(stderr, "dann %s: %s: cannot create the run folder: %s\n", CMD, a.out, strerror(errno));
         goto out;
     }
-    if (!a.resume && write_run_json(a.out, &a, MODES[a.mode < 0 ? 0 : a.mode], cfg.lr, src_test,
-                                    tgt_test, net))
+    if (rank == 0 && !a.resume &&
+        write_run_json(a.out, &a, MODES[a.mode < 0 ? 0 : a.mode], cfg.lr, src_test, tgt_test, net))
         goto out;
 
     trainloop_opts o = {0};
@@ -435,10 +484,24 @@ int cmd_train(int argc, char **argv) {
     o.seed = a.seed;
     o.preset = a.preset;
     o.arch = net;
-    o.out_dir = a.out;
+    o.out_dir = rank == 0 ? a.out : NULL;
     o.resume = a.resume;
+    dann_dist dist = {rank, ranks, a.chunk, ranks > 1 ? mpi_allgather : NULL, NULL};
+    if (a.chunk > 0) o.dist = &dist;
+    if (ranks > 1) o.agree = agree_stop, o.no_eval = rank > 0;
+    if (ranks > 1 && !a.quiet)
+        printf("data-parallel: %d processes, chunks of %d examples (the same result as dann "
+               "train --chunk %d in one process)\n", ranks, a.chunk, a.chunk);
     o.progress = a.progress;
     o.quiet = a.quiet;
+    // test hook: stop as if interrupted after this many steps (the suite's MPI resume tests)
+    const char *stop_after = getenv("DANN_TEST_STOP_AFTER");
+    if (stop_after) o.stop_after_steps = atoll(stop_after);
+    // test hook: "RANK STEP" - that process dies (SIGKILL) before its STEP-th step of the run
+    const char *die = getenv("DANN_TEST_DIE");
+    static int die_at[2];
+    if (die && sscanf(die, "%d %d", &die_at[0], &die_at[1]) == 2 && die_at[0] == rank)
+        o.on_batch = die_hook, o.hook_ctx = die_at;
     trainloop_data d = {&src, &tgt, src_test ? &src_t : NULL, tgt_test ? &tgt_t : NULL};
 
     trainloop_signals sig;
@@ -463,7 +526,7 @@ int cmd_train(int argc, char **argv) {
     } else if (st) {
         rc = args_fail(CMD, &err);
     } else {
-        print_summary(&r, a.out);
+        if (rank == 0) print_summary(&r, a.out);
         rc = 0;
     }
 out:

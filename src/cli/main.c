@@ -3,6 +3,7 @@
 #include <string.h>
 #include "dann.h"
 #include "cli/cli.h"
+#include "cli/mpi.h"
 
 static const struct {
     const char *name;
@@ -27,7 +28,20 @@ static void usage(FILE *f) {
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
 }
 
+static int run(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    if (mpi_start(&argc, &argv)) return 1;
+    int rc = run(argc, argv);
+    if (rc && rc != 130 && mpi_size() > 1) {
+        fflush(stdout);
+        mpi_abort(rc);  // the other processes would wait for this one in vain
+    }
+    mpi_stop();
+    return rc;
+}
+
+static int run(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -300,6 +300,7 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     /* Model and trainer: fresh, or everything restored from the checkpoint. */
     if (o->resume) {
         if ((st = ckpt_load(o->resume, o->batch, &L.m, &L.t, &meta, err))) goto done;
+        if (o->dist && (st = dann_trainer_set_dist(L.t, o->dist, err))) goto done;
         if (meta.epochs != (uint32_t)o->epochs || meta.batch != (uint32_t)o->batch ||
             meta.seed != o->seed) {
             st = dann_fail(err, DANN_ERR_ARG,
@@ -327,6 +328,7 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
         }
         if ((st = dann_model_new(&L.m, o->arch ? o->arch : "py3", o->seed, o->batch, err))) goto done;
         if ((st = dann_trainer_new(&L.t, L.m, cfg, trainloop_seed(o->seed, 1), err))) goto done;
+        if (o->dist && (st = dann_trainer_set_dist(L.t, o->dist, err))) goto done;
         rng_seed((dann_rng *)meta.shuffle_rng, trainloop_seed(o->seed, 2));
         snprintf(meta.preset, sizeof meta.preset, "%s", o->preset ? o->preset : "");
         meta.epochs = (uint32_t)o->epochs;
@@ -342,6 +344,21 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     /* Index sets and buffers, allocated once. */
     const int B = o->batch, n_val = o->source_val, ns = d->src->n - n_val, nt = d->tgt->n;
     const int S = trainloop_steps_per_epoch(ns, nt, B, o->max_steps);
+    if (o->dist && o->dist->n_ranks > 1) {
+        // every pass's batch must give each process at least one chunk, the last (shortest) too
+        const int last_s = ns - (S - 1) * B < B ? ns - (S - 1) * B : B;
+        const int last_t = nt - (S - 1) * B < B ? nt - (S - 1) * B : B;
+        int shortest = mode == DANN_MODE_SOURCE_ONLY ? last_s : mode == DANN_MODE_TARGET_ONLY ? last_t
+                       : last_s < last_t ? last_s : last_t;
+        const int K = (shortest + o->dist->chunk - 1) / o->dist->chunk;
+        if (K < o->dist->n_ranks) {
+            st = dann_fail(err, DANN_ERR_ARG, "%d processes need %d chunks in every batch, but the "
+                           "shortest batch (%d examples) has %d chunks of %d: use --chunk %d or "
+                           "fewer processes", o->dist->n_ranks, o->dist->n_ranks, shortest, K,
+                           o->dist->chunk, shortest / o->dist->n_ranks > 0 ? shortest / o->dist->n_ranks : 1);
+            goto done;
+        }
+    }
     const size_t img = (size_t)C * H * W;
     R.steps_per_epoch = S;
     L.train_idx = dann_calloc((size_t)d->src->n, sizeof(int32_t), err);
@@ -401,11 +418,17 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             const int Bt = nt - i * B < B ? nt - i * B : B;
             const int32_t *is = mode != DANN_MODE_TARGET_ONLY ? L.perm_s + (size_t)i * B : NULL;
             const int32_t *it = mode != DANN_MODE_SOURCE_ONLY ? L.perm_t + (size_t)i * B : NULL;
-            if (is) dataset_gather(L.xs, L.ys, d->src, is, Bs, C);
-            if (it) dataset_gather(L.xt, L.yt, d->tgt, it, Bt, C);
+            // this process's part of each batch (all of it without dist)
+            int fs, cs, ft, ct;
+            dann_dist_slice(o->dist, Bs, &fs, &cs);
+            dann_dist_slice(o->dist, Bt, &ft, &ct);
+            if (is) dataset_gather(L.xs, L.ys, d->src, is + fs, cs, C);
+            if (it) dataset_gather(L.xt, L.yt, d->tgt, it + ft, ct, C);
             if (o->on_batch) o->on_batch(o->hook_ctx, L.m, epoch, i, is, is ? Bs : 0, it, it ? Bt : 0);
             const double p = (double)(i + epoch * S) / o->epochs / S;
-            st = dann_train_step(L.t, L.xs, L.ys, Bs, L.xt, L.yt, Bt, p, &sst, err);
+            const dann_input in_s = {.B = cs, .B_total = Bs, .x = L.xs},
+                             in_t = {.B = ct, .B_total = Bt, .x = L.xt};
+            st = dann_train_step_input(L.t, &in_s, L.ys, &in_t, L.yt, p, &sst, err);
             if (st) {
                 progress_clear(&pg);
                 char msg[sizeof err->msg];
@@ -427,8 +450,14 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             cls_n += mode == DANN_MODE_TARGET_ONLY ? Bt : Bs;
             images += (mode != DANN_MODE_TARGET_ONLY ? Bs : 0) + (mode != DANN_MODE_SOURCE_ONLY ? Bt : 0);
             progress_update(&pg, i + 1, images, sum_c / run, sum_d / run);
-            const int stop = (o->stop && *o->stop) ||
-                             (o->stop_after_steps > 0 && R.steps_run >= o->stop_after_steps);
+            int stop = (o->stop && *o->stop) ||
+                       (o->stop_after_steps > 0 && R.steps_run >= o->stop_after_steps);
+            if (o->agree && (stop = o->agree(stop)) < 0) {
+                progress_clear(&pg);
+                st = dann_fail(err, DANN_ERR_IO, "epoch %d step %d: the other processes did not "
+                               "answer", epoch + 1, i + 1);
+                goto done;
+            }
             if (stop && i + 1 < S) {
                 progress_clear(&pg);
                 R.train_seconds += progress_now() - t0;
@@ -447,7 +476,8 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
 
         /* Evaluation (eval mode: no state changes, so it cannot disturb an exact resume). */
         const double t1 = progress_now();
-        const int ev = o->eval_every <= 1 || (epoch + 1) % o->eval_every == 0 || epoch + 1 == o->epochs;
+        const int ev = !o->no_eval && (o->eval_every <= 1 || (epoch + 1) % o->eval_every == 0 ||
+                                       epoch + 1 == o->epochs);
         if ((st = eval_acc(L.m, ev ? d->src_test : NULL, o->eval_max, &R.src_acc, err))) goto done;
         if ((st = eval_acc(L.m, ev ? d->tgt_test : NULL, o->eval_max, &R.tgt_acc, err))) goto done;
         if ((st = eval_acc(L.m, ev && n_val ? &L.val : NULL, 0, &R.val_acc, err))) goto done;
@@ -511,8 +541,13 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
                    improved ? " *" : "", train_s, eval_s, oracle);
             fflush(stdout);
         }
-        const int stop = (o->stop && *o->stop) ||
-                         (o->stop_after_steps > 0 && R.steps_run >= o->stop_after_steps);
+        int stop = (o->stop && *o->stop) ||
+                   (o->stop_after_steps > 0 && R.steps_run >= o->stop_after_steps);
+        if (o->agree && (stop = o->agree(stop)) < 0) {
+            st = dann_fail(err, DANN_ERR_IO, "after epoch %d: the other processes did not answer",
+                           epoch + 1);
+            goto done;
+        }
         if (stop && epoch + 1 < o->epochs) {
             st = dann_fail(err, DANN_ERR_INTERRUPTED, "stopped after epoch %d", epoch + 1);
             goto done;

@@ -61,6 +61,13 @@ typedef struct {
     int64_t stop_after_steps;  /* tests: stop as if interrupted after this many steps; 0 = never */
     volatile sig_atomic_t *stop; /* set asynchronously to request a stop; may be NULL */
     trainloop_batch_hook on_batch; /* tests; may be NULL */
+    /* Data-parallel runs (docs/SCALING.md): this process's part of every batch and the
+     * trainer's exchange; NULL = one process. With dist, agree(flag) must return the OR of every
+     * process's flag (a stop request must stop all of them at the same step), or -1 when the
+     * exchange failed. no_eval: skip every evaluation (ranks other than 0). */
+    const dann_dist *dist;
+    int (*agree)(int flag);
+    int no_eval;
     void *hook_ctx;
 } trainloop_opts;
 
