@@ -151,11 +151,18 @@ typedef struct {
     int32_t lr_schedule;  /* 0: constant; 1: mu_p = lr / (1 + lr_alpha*p)^lr_beta */
     double lr_alpha, lr_beta;
     double gamma;         /* lambda_p = 2/(1+exp(-gamma*p)) - 1 */
-    double lambda_max;    /* lambda_p is multiplied by this (1 in both presets) */
+    double lambda_max;    /* lambda_p is multiplied by this (1 in py3 and paper) */
+    int32_t lambda_schedule; /* 0: lambda_p = lambda_max * (2/(1+exp(-gamma*p)) - 1);
+                                1: constant, lambda_p = lambda_max for every p */
+    int32_t domain_lambda;   /* 0: the domain head's own gradient is not scaled (GRL: the deep
+                                recipe); 1: it is multiplied by lambda_p too (JMLR Algorithm 1,
+                                whose domain regressor steps by mu*lambda) */
 } dann_train_config;
 
-/* Fills cfg with a preset's hyper-parameters: "py3" (Adam 1e-3, constant lr) or "paper"
- * (SGD momentum 0.9, mu0 0.01, alpha 10, beta 0.75). Returns DANN_ERR_ARG for an unknown name. */
+/* Fills cfg with a preset's hyper-parameters (docs/RECIPES.md): "py3" (Adam 1e-3, constant lr),
+ * "paper" (SGD momentum 0.9, mu0 0.01, alpha 10, beta 0.75, lambda ramp with gamma 10) or
+ * "shallow" (JMLR Algorithm 1: plain SGD, constant lr 1e-3, constant lambda 0.1 that also
+ * scales the domain regressor's step). Returns DANN_ERR_ARG for an unknown name. */
 dann_status dann_train_config_preset(dann_train_config *cfg, const char *preset, dann_error *err);
 
 /* The schedules of DANN.md, p in [0, 1]. */

@@ -16,10 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli/args.h"
+#include "cli/average.h"
 #include "cli/cli.h"
 #include "cli/json.h"
 #include "cli/mpi.h"
 #include "cli/progress.h"
+#include "cli/recipe.h"
+#include "cli/select.h"
 #include "cli/trainloop.h"
 #include "io/checkpoint.h"
 
@@ -41,7 +44,11 @@ static void usage(FILE *f) {
 "                         preset's class head takes the number of classes of the data\n"
 "  --input CxHxW          a preset's input size (images are resized to it); default the\n"
 "                         preset's own (py3 3x28x28)\n"
-"  --preset py3|paper     hyper-parameters (default py3: Adam 1e-3, 100 epochs, batch 128)\n"
+"  --preset py3|paper|shallow   the recipe (docs/RECIPES.md; default py3: Adam 1e-3, 100\n"
+"                         epochs, batch 128; paper: JMLR 5.2.2, SGD 0.9 with the mu_p and\n"
+"                         lambda_p schedules, batch 64, paper-mnist, mean subtraction;\n"
+"                         shallow: JMLR Algorithm 1, plain SGD, batch 1, constant lambda,\n"
+"                         early stopping on 10%% of the source)\n"
 "  --mode dann|source-only|target-only   (default dann)\n"
 "  --source SPEC          labelled source training data\n"
 "  --target SPEC          target training data (labels used only by target-only)\n"
@@ -54,6 +61,12 @@ static void usage(FILE *f) {
 "  --threads T            kernel threads (default: all CPUs)\n"
 "  --out RUN_DIR          run folder (created; an existing run is never overwritten)\n"
 "  --source-val N         hold out N source training images; best.ckpt = best accuracy there\n"
+"  --patience K           stop when the source-val accuracy has not improved for K epochs\n"
+"  --lambda X             a constant lambda X instead of the lambda_p ramp\n"
+"  --select RULES         label-free model selection, each rule writing best-RULE.ckpt:\n"
+"                         val, rev[:STEPS], dev, ent, snd or all (docs/SELECTION.md)\n"
+"  --select-n N           size of the selection sets (default 2000)\n"
+"  --average ema[:DECAY]|swa[:FROM_EPOCH]   a weight average, evaluated each epoch, avg.ckpt\n"
 "  --resume CKPT          continue an interrupted run exactly (RUN_DIR/last.ckpt)\n"
 "  --max-steps K          cap steps per epoch (the schedules use the capped length)\n"
 "  --chunk C              compute every batch in chunks of C examples (data-parallel runs:\n"
@@ -69,11 +82,13 @@ static void usage(FILE *f) {
 
 typedef struct {
     const char *preset, *source, *target, *source_test, *target_test, *out, *resume, *arch, *input;
+    const char *select, *average;
     int mode;            /* index in MODES, -1 = not given */
-    int epochs, batch, threads, source_val, max_steps, eval_max, progress, quiet, chunk;
-    int has_seed, has_lr;
+    int epochs, batch, threads, source_val, max_steps, eval_max, progress, quiet, chunk, patience,
+        select_n;
+    int has_seed, has_lr, has_lambda;
     uint64_t seed;
-    double lr;
+    double lr, lambda;
 } train_args;
 
 static const char *const MODES[] = {"dann", "source-only", "target-only", NULL};
@@ -101,6 +116,11 @@ static int parse(train_args *a, int argc, char **argv) {
         else if (args_is(&ap, "--threads")) args_int(&ap, 1, 1024, &a->threads);
         else if (args_is(&ap, "--out")) args_str(&ap, &a->out);
         else if (args_is(&ap, "--source-val")) args_int(&ap, 0, 100000000, &a->source_val);
+        else if (args_is(&ap, "--patience")) args_int(&ap, 0, 1000000, &a->patience);
+        else if (args_is(&ap, "--lambda")) a->has_lambda = !args_double(&ap, 0, 1e6, &a->lambda);
+        else if (args_is(&ap, "--select")) args_str(&ap, &a->select);
+        else if (args_is(&ap, "--select-n")) args_int(&ap, 5, 1000000, &a->select_n);
+        else if (args_is(&ap, "--average")) args_str(&ap, &a->average);
         else if (args_is(&ap, "--resume")) args_str(&ap, &a->resume);
         else if (args_is(&ap, "--max-steps")) args_int(&ap, 0, 100000000, &a->max_steps);
         else if (args_is(&ap, "--chunk")) args_int(&ap, 0, 65536, &a->chunk);
@@ -116,8 +136,9 @@ static int parse(train_args *a, int argc, char **argv) {
 
 typedef struct {
     char preset[32], mode[32], source[SPEC_LEN], target[SPEC_LEN], source_test[SPEC_LEN],
-        target_test[SPEC_LEN];
-    double epochs, batch, max_steps, eval_max, source_val, lr, seed_lo, seed_hi, chunk;
+        target_test[SPEC_LEN], select[128], average[64];
+    double epochs, batch, max_steps, eval_max, source_val, lr, seed_lo, seed_hi, chunk, patience,
+        select_n;
 } run_info;
 
 static int write_run_json(const char *dir, const train_args *a, const char *mode, double lr,
@@ -142,6 +163,11 @@ static int write_run_json(const char *dir, const train_args *a, const char *mode
     json_int(&j, "eval_max", a->eval_max);
     json_int(&j, "source_val", a->source_val);
     json_num(&j, "lr", lr);
+    json_int(&j, "patience", a->patience);
+    json_num_or_null(&j, "lambda", a->lambda, a->has_lambda);
+    json_str(&j, "select", a->select ? a->select : "");
+    json_int(&j, "select_n", a->select_n);
+    json_str(&j, "average", a->average ? a->average : "");
     json_str(&j, "version", DANN_VERSION_STRING);
     json_end(&j);
     char path[SPEC_LEN + 32], tmp[SPEC_LEN + 40];
@@ -191,6 +217,10 @@ static int read_run_json(const char *dir, run_info *r) {
     json_get_str(buf, "source_test", r->source_test, sizeof r->source_test);
     json_get_str(buf, "target_test", r->target_test, sizeof r->target_test);
     if (!json_get_num(buf, "chunk", &r->chunk) || r->chunk < 0 || r->chunk > 65536) r->chunk = 0;
+    json_get_str(buf, "select", r->select, sizeof r->select);
+    json_get_str(buf, "average", r->average, sizeof r->average);
+    if (!json_get_num(buf, "patience", &r->patience)) r->patience = 0;
+    if (!json_get_num(buf, "select_n", &r->select_n)) r->select_n = SELECT_N_DEFAULT;
     return 0;
 }
 
@@ -202,6 +232,8 @@ static int merge_resume(train_args *a, run_info *r) {
         {"--max-steps", &a->max_steps, -1, r->max_steps},
         {"--source-val", &a->source_val, -1, r->source_val},
         {"--chunk", &a->chunk, -1, r->chunk},
+        {"--patience", &a->patience, -1, r->patience},
+        {"--select-n", &a->select_n, 0, r->select_n},
     };
     for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
         if (*nums[k].given == nums[k].unset) *nums[k].given = (int)nums[k].stored;
@@ -218,6 +250,17 @@ static int merge_resume(train_args *a, run_info *r) {
     if (a->mode >= 0 && strcmp(MODES[a->mode], r->mode))
         return args_usage(CMD, "--mode %s differs from the run being resumed (%s)", MODES[a->mode],
                           r->mode);
+    const char *given[2] = {a->select, a->average}, *stored[2] = {r->select, r->average};
+    const char *names[2] = {"--select", "--average"};
+    for (int k = 0; k < 2; k++) {
+        if (given[k] && strcmp(given[k], stored[k]))
+            return args_usage(CMD, "%s %s differs from the run being resumed ('%s')", names[k],
+                              given[k], stored[k]);
+    }
+    if (!a->select && r->select[0]) a->select = r->select;
+    if (!a->average && r->average[0]) a->average = r->average;
+    if (a->has_lambda)
+        return args_usage(CMD, "--lambda cannot change on --resume (the checkpoint holds it)");
     if (!a->preset) a->preset = r->preset;
     if (!a->source) a->source = r->source;
     if (!a->target) a->target = r->target;
@@ -280,6 +323,7 @@ static void print_summary(const trainloop_result *r, const char *out) {
     printf("  target test %s", r->tgt_acc >= 0 ? "" : "-");
     if (r->tgt_acc >= 0) printf("%.4f", r->tgt_acc);
     printf("\n");
+    if (r->stopped_early) printf("stopped early after epoch %d (patience)\n", r->stopped_early);
     if (r->best_epoch) {
         printf("selected by source-val: epoch %d (val %.4f", r->best_epoch, r->best_val_acc);
         if (r->best_tgt_acc >= 0) printf(", target test %.4f", r->best_tgt_acc);
@@ -310,12 +354,31 @@ static int agree_stop(int flag) {
     return any;
 }
 
+/* The selection rules' choices and the average's last evaluation. */
+static void print_ext(const select_state *sel, const avg_state *avg, int epochs) {
+    for (int k = 0; sel && k < SEL_N; k++) {
+        int ep;
+        double sc, sa, ta;
+        select_choice(sel, k, &ep, &sc, &sa, &ta);
+        if (!ep) continue;
+        printf("selected by %s: epoch %d (score %.6g", select_rule_name(k), ep, sc);
+        if (ta >= 0) printf(", target test %.4f", ta);
+        printf(") -> best-%s.ckpt\n", select_rule_name(k));
+    }
+    if (avg && avg_model(avg)) {
+        double s_, t_, v_;
+        avg_last(avg, &s_, &t_, &v_);
+        printf("weight average: source test %.4f  target test %.4f -> avg.ckpt\n", s_, t_);
+    }
+    (void)epochs;
+}
+
 /* ---- the command --------------------------------------------------------------------------- */
 
 int cmd_train(int argc, char **argv) {
     train_args a = {0};
     a.mode = -1;
-    a.source_val = a.max_steps = a.eval_max = a.chunk = -1;
+    a.source_val = a.max_steps = a.eval_max = a.chunk = a.patience = -1;
     int rc = parse(&a, argc, argv);
     if (rc >= 0) return rc;
 
@@ -341,8 +404,11 @@ int cmd_train(int argc, char **argv) {
         if ((rc = merge_resume(&a, &ri))) return rc;
     }
     if (!a.preset) a.preset = "py3";
-    if (a.epochs == 0) a.epochs = 100;
-    if (a.batch == 0) a.batch = 128;
+    const recipe *rcp = recipe_find(a.preset);
+    if (!rcp) return args_usage(CMD, "--preset %s: unknown preset (%s)", a.preset, recipe_names());
+    if (a.epochs == 0) a.epochs = rcp->epochs;
+    if (a.batch == 0) a.batch = rcp->batch;
+    const int val_pct = a.source_val < 0 ? rcp->source_val_pct : 0;  /* resolved once loaded */
     if (a.source_val < 0) a.source_val = 0;
     if (a.max_steps < 0) a.max_steps = 0;
     /* Data-parallel over MPI processes (docs/SCALING.md): rank 0 prints and writes; the batch is
@@ -375,7 +441,13 @@ int cmd_train(int argc, char **argv) {
     dann_error err = {0};
     dann_train_config cfg;
     if (dann_train_config_preset(&cfg, a.preset, &err))
-        return args_usage(CMD, "--preset %s: unknown preset (py3 or paper)", a.preset);
+        return args_usage(CMD, "--preset %s: unknown preset (%s)", a.preset, recipe_names());
+    if (a.has_lambda) cfg.lambda_schedule = 1, cfg.lambda_max = a.lambda;
+    select_opts so;
+    avg_opts ao;
+    if (a.select && select_parse(&so, a.select, &err)) return args_usage(CMD, "%s", err.msg);
+    if (a.select && a.select_n) so.n_sel = a.select_n;
+    if (a.average && avg_parse(&ao, a.average, &err)) return args_usage(CMD, "%s", err.msg);
     cfg.mode = a.mode <= 0 ? DANN_MODE_DANN : a.mode == 1 ? DANN_MODE_SOURCE_ONLY
                                                         : DANN_MODE_TARGET_ONLY;
     if (a.has_lr) cfg.lr = a.lr;
@@ -403,7 +475,7 @@ int cmd_train(int argc, char **argv) {
                                   "(%s: %s)", a.arch, a.resume, net);
         }
     } else {
-        const char *arch = a.arch ? a.arch : "py3";
+        const char *arch = a.arch ? a.arch : rcp->arch;
         int c = 0, h = 0, w = 0;
         preset_net = dann_net_is_preset(arch);
         if (a.input) {
@@ -441,12 +513,45 @@ int cmd_train(int argc, char **argv) {
 
     dann_threads_set(a.threads ? a.threads : online_cpus());
     dataset src = {0}, tgt = {0}, src_t = {0}, tgt_t = {0};
+    select_state *sel = NULL;
+    avg_state *avg = NULL;
     rc = 1;
     if (load(&src, a.source, DATA_TRAIN, NH, NW, a.quiet, &err) ||
         load(&tgt, a.target, DATA_TRAIN, NH, NW, a.quiet, &err))
         goto out;
     if (src_test && load(&src_t, src_test, DATA_TEST, NH, NW, a.quiet, &err)) goto out;
     if (tgt_test && load(&tgt_t, tgt_test, DATA_TEST, NH, NW, a.quiet, &err)) goto out;
+    if (val_pct) a.source_val = (int)((int64_t)src.n * val_pct / 100);
+    if (a.patience < 0) a.patience = a.source_val > 0 ? rcp->patience : 0;
+    if (a.patience > 0 && ranks > 1) {
+        /* only rank 0 evaluates, so only it would know when to stop */
+        if (rank == 0)
+            fprintf(stderr, "dann %s: --patience (early stopping) is not supported under mpirun yet\n", CMD);
+        rc = 2;
+        goto out;
+    }
+    if (a.patience > 0 && a.source_val == 0) {
+        fprintf(stderr, "dann %s: --patience needs a source validation split (--source-val N)\n", CMD);
+        rc = 2;
+        goto out;
+    }
+    for (int k = 0; a.select && k < SEL_N; k++)
+        if (so.on[k] && select_rule_needs_val(k) && a.source_val == 0) {
+            fprintf(stderr, "dann %s: --select %s needs a source validation split (--source-val N)\n",
+                    CMD, select_rule_name(k));
+            rc = 2;
+            goto out;
+        }
+    if (rcp->norm == RECIPE_NORM_MEAN) {
+        /* the paper's preprocessing: each domain's training mean subtracted (docs/RECIPES.md) */
+        float ms[3], mt[3];
+        dataset *so_[1] = {src_test ? &src_t : NULL}, *to_[1] = {tgt_test ? &tgt_t : NULL};
+        recipe_mean_subtract(&src, so_, 1, ms);
+        recipe_mean_subtract(&tgt, to_, 1, mt);
+        if (!a.quiet)
+            printf("norm: mean subtraction (std 1): source %.4f %.4f %.4f, target %.4f %.4f %.4f\n",
+                   ms[0], ms[1], ms[2], mt[0], mt[1], mt[2]);
+    }
     /* The class head against the data: a preset takes the data's class count; a description
      * written out must match it. */
     const dataset *labelled = cfg.mode == DANN_MODE_TARGET_ONLY ? &tgt : &src;
@@ -481,6 +586,7 @@ int cmd_train(int argc, char **argv) {
     o.max_steps = a.max_steps;
     o.eval_max = a.eval_max;
     o.source_val = a.source_val;
+    o.patience = a.patience;
     o.seed = a.seed;
     o.preset = a.preset;
     o.arch = net;
@@ -504,6 +610,15 @@ int cmd_train(int argc, char **argv) {
         o.on_batch = die_hook, o.hook_ctx = die_at;
     trainloop_data d = {&src, &tgt, src_test ? &src_t : NULL, tgt_test ? &tgt_t : NULL};
 
+    trainloop_ext ext[2];
+    if ((a.select && select_new(&sel, &so, &err)) ||
+        (a.average && avg_new(&avg, &ao, &err))) {
+        rc = args_fail(CMD, &err);
+        goto out;
+    }
+    if (sel) ext[o.n_ext++] = select_ext(sel);
+    if (avg) ext[o.n_ext++] = avg_ext(avg);
+    o.ext = ext;
     trainloop_signals sig;
     o.stop =
         trainloop_catch_stop(&sig, "\ndann train: stopping after this step (again to quit at once)\n");
@@ -527,9 +642,12 @@ int cmd_train(int argc, char **argv) {
         rc = args_fail(CMD, &err);
     } else {
         if (rank == 0) print_summary(&r, a.out);
+        if (rank == 0) print_ext(sel, avg, a.epochs);
         rc = 0;
     }
 out:
+    select_free(sel);
+    avg_free(avg);
     dataset_free(&src);
     dataset_free(&tgt);
     dataset_free(&src_t);

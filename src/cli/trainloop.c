@@ -232,6 +232,9 @@ static dann_status check_inputs(const trainloop_opts *o, const trainloop_data *d
         if (lab->y[i] < 0 || lab->y[i] >= n_classes)
             return dann_fail(err, DANN_ERR_ARG, "%s: image %d has no class label in [0, %d) (label %d)",
                              lab->name, i, n_classes, lab->y[i]);
+    if (o->patience < 0 || (o->patience > 0 && o->source_val == 0))
+        return dann_fail(err, DANN_ERR_ARG, "patience %d: early stopping needs a source validation "
+                         "split (source-val N)", o->patience);
     if (o->source_val >= d->src->n)
         return dann_fail(err, DANN_ERR_ARG, "source-val %d leaves no source training image (%s has %d)",
                          o->source_val, d->src->name, d->src->n);
@@ -382,6 +385,13 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     R.epochs_done = (int)meta.epoch;
     R.best_epoch = (int)meta.best_epoch;
     if (R.best_epoch) R.best_val_acc = meta.best_val_acc;
+    char early[32];
+    if (o->resume && ckpt_kv_get(meta.kv, "early_stop", early, sizeof early))
+        R.stopped_early = atoi(early);
+    for (int k = 0; k < o->n_ext; k++)
+        if (o->ext[k].start && (st = o->ext[k].start(o->ext[k].ctx, L.m, meta.kv,
+                                                     dann_trainer_steps(L.t), o->out_dir, err)))
+            goto done;
 
     progress pg;
     progress_init(&pg, o->quiet ? PROGRESS_OFF : o->progress, stdout, o->label);
@@ -397,7 +407,7 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
         goto done;
     }
 
-    for (int epoch = (int)meta.epoch; epoch < o->epochs; epoch++) {
+    for (int epoch = (int)meta.epoch; epoch < o->epochs && !R.stopped_early; epoch++) {
         /* The state before the shuffles is what a mid-epoch checkpoint stores. */
         dann_rng epoch_rng = data_rng;
         memcpy(L.perm_s, L.train_idx, sizeof(int32_t) * (size_t)ns);
@@ -440,6 +450,8 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
                     dann_fail(err, st, "epoch %d step %d: %s", epoch + 1, i + 1, msg);
                 goto done;
             }
+            for (int k = 0; k < o->n_ext; k++)
+                if (o->ext[k].step) o->ext[k].step(o->ext[k].ctx, L.m);
             run++;
             R.steps_run++;
             sum_c += sst.loss_class;
@@ -464,6 +476,10 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
                 meta.epoch = (uint32_t)epoch;
                 meta.step_in_epoch = (uint32_t)(i + 1);
                 memcpy(meta.shuffle_rng, epoch_rng.s, sizeof meta.shuffle_rng);
+                for (int k = 0; k < o->n_ext; k++)
+                    if (o->ext[k].save && (st = o->ext[k].save(o->ext[k].ctx, meta.kv,
+                                                               dann_trainer_steps(L.t), err)))
+                        goto done;
                 if (o->out_dir && (st = ckpt_save(p_last, L.m, L.t, &meta, err))) goto done;
                 st = dann_fail(err, DANN_ERR_INTERRUPTED, "stopped at epoch %d step %d of %d",
                                epoch + 1, i + 1, S);
@@ -496,9 +512,17 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             R.best_val_acc = R.val_acc;
             R.best_tgt_acc = R.tgt_acc;
         }
+        if (ev && o->patience > 0 && R.best_epoch > 0 && epoch + 1 - R.best_epoch >= o->patience &&
+            epoch + 1 < o->epochs) {
+            R.stopped_early = epoch + 1;
+            snprintf(early, sizeof early, "%d", epoch + 1);
+            if ((st = ckpt_kv_set(meta.kv, "early_stop", early, err))) goto done;
+        }
 
-        if (o->out_dir) {
-            json_buf j;
+        /* The metrics line (written only with a run folder; the extensions add to it). */
+        json_buf j;
+        char note[256] = "";
+        {
             json_begin(&j);
             json_int(&j, "epoch", epoch + 1);
             json_str(&j, "mode", mode_name(mode));
@@ -516,8 +540,22 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             json_num(&j, "seconds", train_s);
             json_num(&j, "eval_seconds", eval_s);
             json_int(&j, "eval_max", o->eval_max);
+            if (R.stopped_early) json_bool(&j, "stopped_early", 1);
+            trainloop_epoch te = {d, n_val ? &L.val : NULL, L.train_idx, ns, epoch + 1, o->epochs,
+                                  B, o->eval_max, ev, R.src_acc, R.tgt_acc, R.val_acc,
+                                  sst.lambda, sst.lr, o->seed, o->out_dir,
+                                  dann_trainer_config(L.t), o->quiet};
+            for (int k = 0; k < o->n_ext; k++) {
+                const size_t used = strlen(note);
+                if (o->ext[k].epoch_end &&
+                    (st = o->ext[k].epoch_end(o->ext[k].ctx, L.m, &te, &j, meta.kv, note + used,
+                                              sizeof note - used, err)))
+                    goto done;
+            }
             json_end(&j);
             DANN_ASSERT(!j.overflow);
+        }
+        if (o->out_dir) {
             if ((st = append_line(p_metrics, j.buf, j.n, err))) goto done;
             meta.epoch = (uint32_t)(epoch + 1);
             meta.step_in_epoch = 0;
@@ -536,9 +574,10 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             if (R.oracle_epoch)
                 snprintf(oracle, sizeof oracle, "  | oracle best tgt %.4f @ep%d", R.oracle_tgt_acc,
                          R.oracle_epoch);
-            printf("%s%sepoch %3d/%d  cls %.4f%s%s%s%s%s  %.1f s + eval %.1f s%s\n", lab, sep,
+            printf("%s%sepoch %3d/%d  cls %.4f%s%s%s%s%s  %.1f s + eval %.1f s%s%s%s\n", lab, sep,
                    epoch + 1, o->epochs, run ? sum_c / run : 0.0, dom, a_s, a_t, a_v,
-                   improved ? " *" : "", train_s, eval_s, oracle);
+                   improved ? " *" : "", train_s, eval_s, note, oracle,
+                   R.stopped_early ? "  | early stop" : "");
             fflush(stdout);
         }
         int stop = (o->stop && *o->stop) ||
@@ -548,7 +587,7 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
                            epoch + 1);
             goto done;
         }
-        if (stop && epoch + 1 < o->epochs) {
+        if (stop && epoch + 1 < o->epochs && !R.stopped_early) {
             st = dann_fail(err, DANN_ERR_INTERRUPTED, "stopped after epoch %d", epoch + 1);
             goto done;
         }
@@ -572,6 +611,9 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
         json_num_or_null(&j, "oracle_best_epoch", R.oracle_epoch, R.oracle_epoch > 0);
         json_num_or_null(&j, "oracle_best_target_test_acc", R.oracle_tgt_acc, R.oracle_epoch > 0);
         json_str(&j, "oracle_note", "best epoch by TARGET test labels: for reference only, never used for selection");
+        json_num_or_null(&j, "stopped_early", R.stopped_early, R.stopped_early > 0);
+        for (int k = 0; k < o->n_ext; k++)
+            if (o->ext[k].summary) o->ext[k].summary(o->ext[k].ctx, &j);
         json_end(&j);
         DANN_ASSERT(!j.overflow);
         if ((st = write_atomic(p_summary, j.buf, j.n, err))) goto done;

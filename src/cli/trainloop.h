@@ -27,6 +27,10 @@
  * epoch's evaluation. Checkpoint conventions: ckpt_meta.epoch is the 0-based epoch to continue
  * in, step_in_epoch the steps of it already done, best_epoch is 1-based (0: none).
  *
+ * Early stopping (patience K): after an evaluated epoch E whose best source-val epoch is E - K or
+ * earlier the run ends as complete (summary.json, "stopped_early": E); last.ckpt records it
+ * (key early_stop), so resuming it does nothing more. The schedules keep the planned length.
+ *
  * Nothing is allocated inside a step: batch buffers and permutations are allocated once. */
 #ifndef DANN_CLI_TRAINLOOP_H
 #define DANN_CLI_TRAINLOOP_H
@@ -34,6 +38,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include "dann.h"
+#include "cli/json.h"
 #include "data/data.h"
 
 enum { PROGRESS_AUTO = 0, PROGRESS_BAR, PROGRESS_LINES, PROGRESS_OFF };
@@ -44,12 +49,57 @@ typedef void (*trainloop_batch_hook)(void *ctx, dann_model *m, int epoch, int st
                                      const int32_t *src_idx, int Bs, const int32_t *tgt_idx, int Bt);
 
 typedef struct {
+    const dataset *src, *tgt;           /* training sets; both are needed in every mode */
+    const dataset *src_test, *tgt_test; /* NULL: that evaluation is skipped */
+} trainloop_data;
+
+/* What an extension sees after each epoch (trainloop_ext.epoch_end). */
+typedef struct {
+    const trainloop_data *d;     /* the run's sets */
+    const dataset *val;          /* the held-out source images, NULL without source_val */
+    const int32_t *train_idx;    /* the source training indices (the others are val) */
+    int n_train;
+    int epoch;                   /* epochs completed, 1-based */
+    int epochs, batch, eval_max;
+    int evaluated;               /* this epoch was evaluated (eval_every) */
+    double src_acc, tgt_acc, val_acc;   /* -1 where not evaluated */
+    float lambda, lr;            /* the epoch's last step's */
+    uint64_t seed;
+    const char *out_dir;         /* NULL: write no files */
+    const dann_train_config *cfg;
+    int quiet;
+} trainloop_epoch;
+
+/* An extension of the loop (model selection rules: select.h; weight averages: average.h). Every
+ * member may be NULL. ctx is the extension's own. Calls, in order:
+ *   start      once, before the first step; kv holds the checkpoint's key/value lines on resume
+ *              ("" for a fresh run), steps the optimizer steps done, out_dir the run folder.
+ *   step       after every training step (the model's parameters just moved).
+ *   epoch_end  after each epoch's evaluation, before metrics.jsonl and last.ckpt are written:
+ *              adds its fields to the metrics line j, writes its own files, sets its state lines
+ *              in kv (saved in last.ckpt) and may append a few words to the epoch line (note).
+ *   save       before last.ckpt is written on an interruption in the middle of an epoch.
+ *   summary    adds its fields to summary.json; report prints its result lines (stdout). */
+typedef struct trainloop_ext {
+    void *ctx;
+    dann_status (*start)(void *ctx, dann_model *m, const char *kv, int64_t steps,
+                         const char *out_dir, dann_error *err);
+    void (*step)(void *ctx, const dann_model *m);
+    dann_status (*epoch_end)(void *ctx, dann_model *m, const trainloop_epoch *e, json_buf *j,
+                             char *kv, char *note, size_t note_cap, dann_error *err);
+    dann_status (*save)(void *ctx, char *kv, int64_t steps, dann_error *err);
+    void (*summary)(void *ctx, json_buf *j);
+} trainloop_ext;
+
+typedef struct {
     int epochs;                /* >= 1 */
     int batch;                 /* per domain, >= 1 */
     int max_steps;             /* cap on steps per epoch; 0 = none */
     int eval_max;              /* evaluate on the first N test images; 0 = all */
     int eval_every;            /* evaluate after every k-th epoch and the last; 0 or 1 = all */
     int source_val;            /* hold out N source training images for model selection */
+    int patience;              /* early stopping: end the run when the source-val accuracy has
+                                  not improved for this many epochs (needs source_val); 0 = off */
     uint64_t seed;
     const char *preset;        /* the recipe, stored in checkpoints ("py3", "paper") */
     const char *arch;          /* network (preset name or description) of a fresh run; NULL: py3 */
@@ -69,12 +119,10 @@ typedef struct {
     int (*agree)(int flag);
     int no_eval;
     void *hook_ctx;
+    const trainloop_ext *ext;  /* n_ext extensions, called in order */
+    int n_ext;
 } trainloop_opts;
 
-typedef struct {
-    const dataset *src, *tgt;           /* training sets; both are needed in every mode */
-    const dataset *src_test, *tgt_test; /* NULL: that evaluation is skipped */
-} trainloop_data;
 
 typedef struct {
     int epochs_done;          /* completed epochs (including those before a resume) */
@@ -85,6 +133,7 @@ typedef struct {
     double best_val_acc, best_tgt_acc;     /* its val and target accuracy (-1 = unknown) */
     int oracle_epoch;         /* epoch with the best target test accuracy (oracle; 0 = none) */
     double oracle_tgt_acc;
+    int stopped_early;        /* the epoch after which patience ended the run; 0 = it did not */
     double train_seconds, eval_seconds;    /* spent by this call */
 } trainloop_result;
 

@@ -41,7 +41,8 @@ enum {
     OFF_EPOCHS = 156, OFF_BATCH = 160, OFF_BEST_EPOCH = 164, OFF_BEST_VAL_ACC = 168,
     OFF_N_BN_COUNTS = 172, OFF_STEPS = 176, OFF_SEED = 184, OFF_N_PARAMS = 192,
     OFF_N_STATE = 200, OFF_TRAINER_RNG = 208, OFF_SHUFFLE_RNG = 240, OFF_TEXT_LEN = 272,
-    OFF_TEXT_CRC = 276, OFF_RESERVED = 280, OFF_HEADER_CRC = 316
+    OFF_TEXT_CRC = 276, OFF_LAMBDA_SCHEDULE = 280, OFF_DOMAIN_LAMBDA = 284, OFF_RESERVED = 288,
+    OFF_HEADER_CRC = 316
 };
 _Static_assert(OFF_HEADER_CRC + 4 == CKPT_HEADER_SIZE, "header layout");
 
@@ -268,6 +269,8 @@ static void encode_header(unsigned char *hd, const ckpt_info *h) {
         put_f64(hd + OFF_GAMMA, c->gamma);
         put_f64(hd + OFF_LAMBDA_MAX, c->lambda_max);
         put_u32(hd + OFF_LR_SCHEDULE, (uint32_t)c->lr_schedule);
+        put_u32(hd + OFF_LAMBDA_SCHEDULE, (uint32_t)c->lambda_schedule);
+        put_u32(hd + OFF_DOMAIN_LAMBDA, (uint32_t)c->domain_lambda);
         put_u64(hd + OFF_STEPS, h->steps);
         for (int i = 0; i < 4; i++) put_u64(hd + OFF_TRAINER_RNG + 8 * i, h->trainer_rng[i]);
     }
@@ -307,8 +310,15 @@ static dann_status decode_header(ckpt_info *h, const unsigned char *hd, const ch
     uint32_t flags = get_u32(hd + OFF_FLAGS);
     if (flags & ~(uint32_t)FLAG_KNOWN)
         return dann_fail(err, DANN_ERR_FORMAT, "%s: unknown flags 0x%x", path, flags);
+    /* Version 2 gave two of its reserved words a meaning (zero is the old meaning, so files
+     * written before keep theirs): the lambda schedule and the domain-lambda switch. */
     for (int off = h->version == 1 ? OFF_TEXT_LEN : OFF_RESERVED; off < OFF_HEADER_CRC; off++)
         if (hd[off]) return dann_fail(err, DANN_ERR_FORMAT, "%s: reserved bytes not zero", path);
+    const uint32_t lsched = get_u32(hd + OFF_LAMBDA_SCHEDULE), dlam = get_u32(hd + OFF_DOMAIN_LAMBDA);
+    if (lsched > 1) return dann_fail(err, DANN_ERR_FORMAT, "%s: unknown lambda schedule %u", path, lsched);
+    if (dlam > 1) return dann_fail(err, DANN_ERR_FORMAT, "%s: domain-lambda switch %u (0 or 1)", path, dlam);
+    if (!(flags & FLAG_TRAINER) && (lsched || dlam))
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: lambda fields set without a trainer", path);
     h->text_len = h->version == 1 ? 0 : get_u32(hd + OFF_TEXT_LEN);
     h->text_crc = h->version == 1 ? 0 : get_u32(hd + OFF_TEXT_CRC);
     if (h->version >= 2 && (h->text_len == 0 || h->text_len > CKPT_TEXT_MAX))
@@ -343,6 +353,8 @@ static dann_status decode_header(ckpt_info *h, const unsigned char *hd, const ch
         c->gamma = get_f64(hd + OFF_GAMMA);
         c->lambda_max = get_f64(hd + OFF_LAMBDA_MAX);
         c->lr_schedule = (int32_t)sched;
+        c->lambda_schedule = (int32_t)lsched;
+        c->domain_lambda = (int32_t)dlam;
         h->steps = get_u64(hd + OFF_STEPS);
         if (h->steps > (uint64_t)INT64_MAX)
             return dann_fail(err, DANN_ERR_FORMAT, "%s: step count out of range", path);

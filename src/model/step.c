@@ -6,6 +6,7 @@
  *     (the class head also runs on the target batch, as in the reference: it updates that
  *      head's BatchNorm running statistics and draws its dropout mask; its output is unused)
  *   backward once through both passes; GRL scales the domain head's feature gradient by -lambda
+ *   (cfg->domain_lambda: the domain head's own parameter gradients are scaled by lambda too)
  *   optimizer step
  *
  * Source-only trains the class head on the source batch alone; target-only on the target batch
@@ -39,6 +40,13 @@ dann_status dann_trainer_new(dann_trainer **out, dann_model *m, const dann_train
         return dann_fail(err, DANN_ERR_ARG, "unknown optimizer %d", (int)cfg->optimizer);
     if (cfg->mode < DANN_MODE_DANN || cfg->mode > DANN_MODE_TARGET_ONLY)
         return dann_fail(err, DANN_ERR_ARG, "unknown mode %d", (int)cfg->mode);
+    if (cfg->lambda_schedule < 0 || cfg->lambda_schedule > 1 || cfg->domain_lambda < 0 ||
+        cfg->domain_lambda > 1)
+        return dann_fail(err, DANN_ERR_ARG, "lambda schedule %d / domain-lambda %d: 0 or 1",
+                         (int)cfg->lambda_schedule, (int)cfg->domain_lambda);
+    if (!isfinite(cfg->lambda_max) || !isfinite(cfg->gamma))
+        return dann_fail(err, DANN_ERR_ARG, "lambda %g / gamma %g must be finite", cfg->lambda_max,
+                         cfg->gamma);
     dann_trainer *t = dann_calloc(1, sizeof *t, err);
     if (!t) return DANN_ERR_NOMEM;
     t->m = m;
@@ -140,6 +148,22 @@ dann_status dann_trainer_set_dist(dann_trainer *t, const dann_dist *d, dann_erro
     return DANN_OK;
 }
 
+/* Algorithm 1 of the JMLR paper steps the domain regressor by mu*lambda: its parameters'
+ * gradients (the domain head's tensors, named domain_classifier.*) times lambda. */
+static void scale_domain_grads(dann_model *m, float lambda) {
+    const net_plan *a = m->net;
+    for (int i = 0; i < a->n_tensors; i++) {
+        if (a->tensors[i].kind != TENSOR_PARAM ||
+            strncmp(a->tensors[i].name, "domain_classifier.", 18) != 0)
+            continue;
+        const tensor_spec *ts = &a->tensors[i];
+        size_t n = 1;
+        for (int d = 0; d < ts->ndim; d++) n *= (size_t)ts->shape[d];
+        float *g = m->g[i];
+        for (size_t k = 0; k < n; k++) g[k] *= lambda;
+    }
+}
+
 static int labels_ok(const int32_t *y, int B, int C) {
     for (int b = 0; b < B; b++)
         if (y[b] < 0 || y[b] >= C) return 0;
@@ -162,7 +186,8 @@ dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const 
     const int Bs_all = src && src->B_total ? src->B_total : Bs, Bt_all = tgt && tgt->B_total ? tgt->B_total : Bt;
     pass_t *ps = &m->pass[0], *pt = &m->pass[1];
     dann_step_stats st = {0};
-    st.lambda = (float)(cfg->lambda_max * dann_lambda_schedule(p, cfg->gamma));
+    st.lambda = cfg->lambda_schedule ? (float)cfg->lambda_max
+                                     : (float)(cfg->lambda_max * dann_lambda_schedule(p, cfg->gamma));
     st.lr = cfg->lr_schedule ? dann_lr_schedule(cfg->lr, p, cfg->lr_alpha, cfg->lr_beta)
                              : (float)cfg->lr;
     const int dann = cfg->mode == DANN_MODE_DANN;
@@ -220,6 +245,7 @@ dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const 
         logsoftmax_nll_backward_n(pt->dlogit_domain, pt->logp_domain, t->ones, Bt, 2, 1.0f, Bt_all);
         model_backward(m, pt, HEAD_DOMAIN, st.lambda);
         model_backward(m, ps, HEAD_CLASS | HEAD_DOMAIN, st.lambda);
+        if (cfg->domain_lambda) scale_domain_grads(m, st.lambda);
     } else {
         model_backward(m, ps, HEAD_CLASS, st.lambda);
     }

@@ -2,7 +2,8 @@
  *   lambda_p = 2 / (1 + exp(-gamma p)) - 1          (adaptation weight, 0 -> ~1)
  *   mu_p     = mu0 / (1 + alpha p)^beta               (paper's learning-rate annealing)
  * computed in double like the reference's numpy (with detmath.h's exp and pow: the same bits on
- * every ISA), then rounded to float. */
+ * every ISA), then rounded to float; and the presets' hyper-parameters (docs/RECIPES.md says
+ * where each value comes from). */
 #include <math.h>
 #include <string.h>
 #include "core/core.h"
@@ -35,8 +36,17 @@ dann_status dann_train_config_preset(dann_train_config *cfg, const char *preset,
         cfg->lr = 0.01;
         cfg->momentum = 0.9;
         cfg->lr_schedule = 1;
+    } else if (strcmp(preset, "shallow") == 0) {
+        cfg->optimizer = DANN_OPT_SGD;   // JMLR Algorithm 1: plain SGD, constant mu and lambda
+        cfg->lr = 1e-3;                  // section 5.1.3's mu
+        cfg->momentum = 0.0;
+        cfg->lr_schedule = 0;
+        cfg->lambda_max = 0.1;           // inside 5.1.3's grid [0.01, 1] (docs/RECIPES.md)
+        cfg->lambda_schedule = 1;
+        cfg->domain_lambda = 1;          // Algorithm 1: u <- u + mu*lambda*(...), d likewise
     } else {
-        return dann_fail(err, DANN_ERR_ARG, "unknown preset '%s' (expected py3 or paper)", preset);
+        return dann_fail(err, DANN_ERR_ARG, "unknown preset '%s' (expected py3, paper or shallow)",
+                         preset);
     }
     return DANN_OK;
 }
