@@ -1009,7 +1009,8 @@ TEST(model_sparse_input_equals_dense) {
     if (dann_model_new(&m3, net, 3, 5, &err) == DANN_OK) {
         memcpy(dann_model_params(m3, NULL), p2, np * sizeof(float));
         size_t nst;
-        memcpy(dann_model_state(m3, &nst), dann_model_state(m2, NULL), nst * sizeof(float));
+        float *s3 = dann_model_state(m3, &nst);  /* nst set before it is used (argument order) */
+        if (nst) memcpy(s3, dann_model_state(m2, NULL), nst * sizeof(float));
         float lp_chunked[B * 3];
         dann_model_predict_input(m2, &ss, lp_sparse);
         dann_model_predict_input(m3, &ss, lp_chunked);
