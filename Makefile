@@ -10,7 +10,7 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -march=native
 override CFLAGS += -std=c11 -ffp-contract=off -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -Iinclude -Isrc -MMD -MP
 override CFLAGS += -I/usr/include/cairo
-override LDLIBS += -lpng -lz -larchive -lm
+override LDLIBS += -lpng -ljpeg -lz -larchive -lm
 # src/viz (the pictures and the proxy A-distance, linked into the CLI only): cairo (+ fontconfig,
 # released at exit), liblinear
 VIZ_LIBS := -lcairo -lfontconfig -llinear
@@ -103,8 +103,8 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 # Debian packages needed to build and test (apt-get; uses sudo when not root). ARM_DEPS: the
 # aarch64 cross build of make test-arm (its libraries from Debian's arm64 architecture).
-DEPS := libopenmpi-dev openmpi-bin build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev libarchive-dev libcairo2-dev fonts-dejavu-core libfontconfig-dev liblinear-dev
-ARM_DEPS := gcc-aarch64-linux-gnu qemu-user-static libpng-dev:arm64 zlib1g-dev:arm64 libarchive-dev:arm64
+DEPS := libopenmpi-dev openmpi-bin build-essential libopenblas-dev libopenblas-openmp-dev libpng-dev libjpeg-dev zlib1g-dev libarchive-dev libcairo2-dev fonts-dejavu-core libfontconfig-dev liblinear-dev
+ARM_DEPS := gcc-aarch64-linux-gnu qemu-user-static libpng-dev:arm64 libjpeg-dev:arm64 zlib1g-dev:arm64 libarchive-dev:arm64
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 all: $(BUILD)/libdann.a $(BUILD)/dann
 

@@ -1,15 +1,16 @@
 #!/bin/sh
 # run.sh - builds the data-layer fuzz targets with clang's libFuzzer (+ ASan/UBSan) into
 # build-fuzz/ and runs each for SECONDS (default 60) from small generated seeds.
-#   fuzz/run.sh [SECONDS] [TARGET...]      TARGET: png idx mnistm (default: all)
+#   fuzz/run.sh [SECONDS] [TARGET...]      TARGET: png jpeg idx mnistm (default: all)
+# fuzz/corpus/TARGET, when present, adds committed seeds (jpeg: tiny JPEGs).
 # Run from the repository root. Crashes are left as build-fuzz/crash-* files.
 set -eu
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-png idx mnistm}
+targets=${*:-png jpeg idx mnistm}
 out=build-fuzz
 mkdir -p "$out"
-src="src/data/*.c src/core/util.c"
+src="src/data/*.c src/core/util.c src/core/rng.c"
 flags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined"
 # Seeds: tiny PNGs of each colour type, IDX files, an MNIST-M tar (uncompressed, so the fuzzer
 # mutates the members' bytes directly).
@@ -18,7 +19,7 @@ import io, os, struct, sys, tarfile, gzip
 import numpy as np
 from PIL import Image
 out = sys.argv[1]
-for t in ("png", "idx", "mnistm"):
+for t in ("png", "jpeg", "idx", "mnistm"):
     os.makedirs(os.path.join(out, "seed-" + t), exist_ok=True)
 rng = np.random.default_rng(1)
 def png(mode, size):
@@ -46,8 +47,10 @@ with tarfile.open(fileobj=b, mode="w") as tf:
 open(os.path.join(out, "seed-mnistm", "a.tar"), "wb").write(b.getvalue())
 PY
 for t in $targets; do
-    clang $flags fuzz/fuzz_$t.c $src -lpng -lz -larchive -lm -o "$out/fuzz_$t"
+    clang $flags fuzz/fuzz_$t.c $src -lpng -ljpeg -lz -larchive -lm -o "$out/fuzz_$t"
     mkdir -p "$out/corpus-$t"
+    seeds="$out/seed-$t"
+    [ -d "fuzz/corpus/$t" ] && seeds="$seeds fuzz/corpus/$t"
     "$out/fuzz_$t" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 \
-        -artifact_prefix="$out/" "$out/corpus-$t" "$out/seed-$t"
+        -artifact_prefix="$out/" "$out/corpus-$t" $seeds
 done

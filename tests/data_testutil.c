@@ -2,6 +2,7 @@
 #include "data_testutil.h"
 #include <archive.h>
 #include <archive_entry.h>
+#include <jpeglib.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,31 @@ void tu_png_solid(const char *path, int w, int h, int c, const uint8_t *colour) 
     tu_write(path, b.p, b.n);
     free(b.p);
     free(px);
+}
+
+void tu_jpeg_write(const char *path, int w, int h, int c, const uint8_t *px, int quality) {
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr jerr;
+    unsigned char *mem = NULL;
+    unsigned long len = 0;
+    ci.err = jpeg_std_error(&jerr);  /* the default handler exits: a broken test environment */
+    jpeg_create_compress(&ci);
+    jpeg_mem_dest(&ci, &mem, &len);
+    ci.image_width = (JDIMENSION)w;
+    ci.image_height = (JDIMENSION)h;
+    ci.input_components = c;
+    ci.in_color_space = c == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    jpeg_set_defaults(&ci);
+    jpeg_set_quality(&ci, quality, TRUE);
+    jpeg_start_compress(&ci, TRUE);
+    while (ci.next_scanline < ci.image_height) {
+        JSAMPROW row = (JSAMPROW)(px + (size_t)ci.next_scanline * w * c);
+        jpeg_write_scanlines(&ci, &row, 1);
+    }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
+    tu_write(path, mem, len);
+    free(mem);
 }
 
 struct archive *tu_tar_begin(const char *path) {

@@ -1,4 +1,4 @@
-/* data_testutil.h - helpers for the data tests: write small IDX, PNG and archive files.
+/* data_testutil.h - helpers for the data tests: write small IDX, PNG, JPEG and archive files.
  * They abort on a failure of the test environment itself (a temporary file that cannot be
  * written), which is not what the tests check. */
 #ifndef DANN_DATA_TESTUTIL_H
@@ -27,6 +27,9 @@ void tu_png_encode(tu_buf *b, int w, int h, int type, int depth, int interlace,
                    int ntrns);
 /* A w x h RGB (c = 3) or grey (c = 1) PNG of one colour, written to path. */
 void tu_png_solid(const char *path, int w, int h, int c, const uint8_t *colour);
+/* A w x h JPEG of interleaved pixels px (c = 3 RGB or 1 grey), libjpeg's default encoder at
+ * `quality`, written to path. */
+void tu_jpeg_write(const char *path, int w, int h, int c, const uint8_t *px, int quality);
 /* A tar.gz archive: begin, add entries (a NULL data adds a directory), end. */
 struct archive *tu_tar_begin(const char *path);
 void tu_tar_add(struct archive *a, const char *name, const void *data, size_t len);

@@ -286,7 +286,7 @@ TEST(data_folder_and_images) {
           strstr(err.msg, "no class"), "no classes: %s", err.msg);
     tu_mkdir(tu_path(d, "empty"));
     CHECK(dataset_load(&ds, spec, DATA_TRAIN, 28, 28, &err) == DANN_ERR_FORMAT &&
-          strstr(err.msg, "empty") && strstr(err.msg, "no .png"), "empty class: %s", err.msg);
+          strstr(err.msg, "empty") && strstr(err.msg, "no image files"), "empty class: %s", err.msg);
     tu_write(tu_path(d, "c.png"), "\x89PNG\r\n\x1a\nnonsense", 16);
     snprintf(spec, sizeof spec, "images:%s", d);
     CHECK(dataset_load(&ds, spec, DATA_TRAIN, 28, 28, &err) == DANN_ERR_FORMAT &&

@@ -246,6 +246,7 @@ static dann_status make_val(dataset *val, const dataset *src, const int32_t *idx
                             dann_error *err) {
     size_t img = (size_t)src->c * src->h * src->w;
     *val = *src;
+    val->class_names = NULL;  /* src's; the copy needs none */
     val->n = n;
     val->pix = dann_calloc((size_t)n * img, 1, err);
     val->y = dann_calloc((size_t)n, sizeof(int32_t), err);

@@ -11,8 +11,10 @@
  *   mnist:DIR        MNIST IDX files in DIR (train-images-idx3-ubyte[.gz], ... t10k-...)
  *   mnistm:PATH      MNIST-M: PATH is the unpacked folder (holding mnist_m_train/,
  *                    mnist_m_test/ and the two label files) or the mnist_m.tar.gz archive
- *   folder:DIR       labelled images DIR/<class>/NAME.png; classes are the sorted sub-folder names
- *   images:DIR       unlabelled images DIR/NAME.png (labels -1)
+ *   folder:DIR       labelled images DIR/<class>/NAME.{png,jpg,jpeg}; classes are the sorted
+ *                    sub-folder names (class_names; dataset_match_classes maps another set's
+ *                    labels onto them by name)
+ *   images:DIR       unlabelled images DIR/NAME.{png,jpg,jpeg} (labels -1)
  * split: DATA_TRAIN or DATA_TEST picks train-* / t10k-* (mnist:) and mnist_m_train / _test
  * (mnistm:); folder: and images: read DIR for both splits (the CLI takes a separate test spec).
  * mnistm:PATH also accepts a folder holding mnist_m/ or mnist_m.tar.gz. */
@@ -32,6 +34,15 @@ typedef struct {
     int n_classes;       /* 10 for MNIST / MNIST-M */
     float mean[3], std[3];  /* per stored channel normalisation */
     char name[64];       /* e.g. "mnist-train" for messages */
+    /* The class names, label k being class_names[k] (one allocation, freed by dataset_free;
+     * NULL when the data names no classes). mnist:/mnistm: name them "0".."9", folder: by its
+     * sub-folders. */
+    char **class_names;
+    /* What loading did, for the CLI's data: lines: the files' own sizes before resizing
+     * (in_h_min..in_h_max x in_w_min..in_w_max), how many images were grey in their files
+     * (stored RGB when others were colour), and the files of a folder that were not images. */
+    int in_h_min, in_h_max, in_w_min, in_w_max;
+    int n_grey, n_ignored;
 } dataset;
 
 /* Loads `spec` (see above) resized to h x w. Sets the default normalisation of the kind
@@ -46,6 +57,36 @@ void dataset_free(dataset *ds);
  * mean[0] / std[0]). The values are bit-identical to the float32 formula above. */
 void dataset_gather(float *x, int32_t *y, const dataset *ds, const int32_t *idx, int B, int out_c);
 
+/* ---- classes, subsets, normalisation (classes.c) ----------------------------------------- */
+
+/* Gives ds the n class names (copied into one allocation; replaces any earlier ones). */
+dann_status dataset_set_class_names(dataset *ds, const char *const *names, int n, dann_error *err);
+
+/* Relabels ds so that its labels index `names` (n classes, e.g. the source's) instead of its own
+ * class list, matching the classes by name. A class of ds that is not in names is an error naming
+ * both sets (what = the other set's description, e.g. "source folder:A"), and so is a set without
+ * class names when its own class count differs from n. *absent (may be NULL) receives how many
+ * of names have no image in ds. On success ds->n_classes = n and ds->class_names = a copy of
+ * names (when names is not NULL). */
+dann_status dataset_match_classes(dataset *ds, const char *const *names, int n, const char *what,
+                                  int *absent, dann_error *err);
+
+/* Keeps k of ds's n images, a sample drawn with `seed` (uniform, without replacement), in their
+ * original order. k >= n keeps everything. */
+dann_status dataset_subsample(dataset *ds, int k, uint64_t seed, dann_error *err);
+
+/* Moves a seeded random k of train's images (a sample as dataset_subsample draws it) into a new
+ * set *held (same classes and normalisation), leaving the others in train, in order. */
+dann_status dataset_split(dataset *train, dataset *held, int k, uint64_t seed, dann_error *err);
+
+/* Per stored channel mean and (population) standard deviation of pix / 255 over every image,
+ * computed exactly from a histogram; a grey set's one value is repeated over 3 channels. */
+void dataset_pixel_stats(const dataset *ds, double mean[3], double std[3]);
+
+/* PIL's convert("L") of RGB images, in place: L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16
+ * (ITU-R 601-2 luma in PIL's fixed point); ds->c becomes 1. Nothing to do when ds->c == 1. */
+void dataset_to_grey(dataset *ds);
+
 /* Individual readers, also used by the tests and the fuzz targets. */
 /* MNIST IDX (big-endian, plain or gzip): images magic 0x803 (n, rows, cols), labels 0x801.
  * Rejects empty, truncated or over-long files, zero counts and (when n_classes > 0) labels
@@ -57,6 +98,15 @@ dann_status idx_read_labels(const char *path, int32_t **y, int *n, int n_classes
  * RGB (c = 3) or grey (c = 1) as stored; `name` is used in messages. */
 dann_status png_decode(const uint8_t *buf, size_t len, const char *name, uint8_t **pix,
                        int *c, int *h, int *w, dann_error *err);
+/* Decodes a baseline or progressive JPEG held in memory (grey -> c = 1, YCbCr/RGB -> c = 3; CMYK
+ * refused) with libjpeg's default (accurate) decoding, as PIL does; `name` is used in messages. */
+dann_status jpeg_decode(const uint8_t *buf, size_t len, const char *name, uint8_t **pix,
+                        int *c, int *h, int *w, dann_error *err);
+/* 1 when buf starts with a JPEG's SOI marker. */
+int jpeg_is_jpeg(const uint8_t *buf, size_t len);
+/* png_decode or jpeg_decode, chosen by the file's signature (not its name). */
+dann_status image_decode(const uint8_t *buf, size_t len, const char *name, uint8_t **pix,
+                         int *c, int *h, int *w, dann_error *err);
 /* PIL's Image.resize((ow, oh), BILINEAR) on uint8 planes (c, h, w) -> (c, oh, ow): a
  * separable triangle filter whose support widens by the scale when shrinking (antialias), with
  * PIL's fixed-point rounding, so the bytes equal PIL's. resize_bilinear_pil allocates its

@@ -57,12 +57,22 @@ dann_status dataset_load(dataset *ds, const char *spec, int split, int h, int w,
     }
     snprintf(ds->name, sizeof ds->name, "%s-%s", kinds[k].kind,
              split == DATA_TEST ? "test" : "train");
+    if (k < 2) {  /* MNIST and MNIST-M: the digits, 28x28 files, all grey or all colour */
+        static const char *const digits[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+        if ((st = dataset_set_class_names(ds, digits, 10, err))) {
+            dataset_free(ds);
+            return st;
+        }
+        ds->in_h_min = ds->in_h_max = ds->in_w_min = ds->in_w_max = 28;
+        ds->n_grey = ds->c == 1 ? ds->n : 0;
+    }
     return DANN_OK;
 }
 
 void dataset_free(dataset *ds) {
     free(ds->pix);
     free(ds->y);
+    free(ds->class_names);
     memset(ds, 0, sizeof *ds);
 }
 

@@ -1,13 +1,16 @@
 /* folder.c - image folders: folder:DIR (labelled, torchvision ImageFolder's layout) and
  * images:DIR (unlabelled).
  *
- *   folder:DIR   DIR/<class>/NAME.png; classes are the sub-folder names in sorted (byte) order,
- *                label = the class's rank, n_classes = their count
- *   images:DIR   DIR/NAME.png, labels -1, n_classes 0
- * Files are taken in sorted name order (".png" in any letter case; names starting with '.'
- * are ignored), decoded, resized to h x w with PIL's bilinear filter, and kept as 1-channel
- * grey only when every image is grey; otherwise all are RGB (grey repeated, as PIL's
- * convert("RGB") does). Images may differ in size: each is resized on its own. */
+ *   folder:DIR   DIR/<class>/NAME.png|jpg|jpeg; classes are the sub-folder names in sorted
+ *                (byte) order, label = the class's rank, n_classes = their count, class_names
+ *                = the names (matched by name across sets: dataset_match_classes)
+ *   images:DIR   DIR/NAME.png|jpg|jpeg, labels -1, n_classes 0
+ * Files are taken in sorted name order (the extensions in any letter case; names starting with
+ * '.' are ignored, other regular files are counted in n_ignored), decoded by their signature
+ * (PNG or JPEG, whatever the extension says), resized to h x w with PIL's bilinear filter, and
+ * kept as 1-channel grey only when every image is grey; otherwise all are RGB (grey repeated,
+ * as PIL's convert("RGB") does). Images may differ in size: each is resized on its own, and
+ * the range of the files' sizes is recorded (in_h_min ...). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -32,13 +35,20 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int is_png_name(const char *s) {
+static int is_image_name(const char *s) {
+    static const char *const ext[] = {".png", ".jpg", ".jpeg"};
     size_t n = strlen(s);
-    return n > 4 && strcasecmp(s + n - 4, ".png") == 0;
+    for (int k = 0; k < 3; k++) {
+        size_t e = strlen(ext[k]);
+        if (n > e && strcasecmp(s + n - e, ext[k]) == 0) return 1;
+    }
+    return 0;
 }
 
-/* The entries of dir that are sub-folders (want_dirs) or regular .png files, sorted. */
-static dann_status list_dir(name_list *L, const char *dir, int want_dirs, dann_error *err) {
+/* The entries of dir that are sub-folders (want_dirs) or regular image files, sorted; the other
+ * regular files are counted in *ignored (may be NULL). */
+static dann_status list_dir(name_list *L, const char *dir, int want_dirs, int *ignored,
+                            dann_error *err) {
     char path[4096];
     struct dirent *d;
     struct stat sb;
@@ -49,7 +59,9 @@ static dann_status list_dir(name_list *L, const char *dir, int want_dirs, dann_e
         if (d->d_name[0] == '.') continue;
         snprintf(path, sizeof path, "%s/%s", dir, d->d_name);
         if (stat(path, &sb) != 0) continue;
-        if (want_dirs ? !S_ISDIR(sb.st_mode) : !(S_ISREG(sb.st_mode) && is_png_name(d->d_name)))
+        if (!want_dirs && ignored && S_ISREG(sb.st_mode) && !is_image_name(d->d_name))
+            ++*ignored;
+        if (want_dirs ? !S_ISDIR(sb.st_mode) : !(S_ISREG(sb.st_mode) && is_image_name(d->d_name)))
             continue;
         if (L->n == L->cap) {
             int cap = L->cap ? 2 * L->cap : 64;
@@ -70,7 +82,16 @@ nomem:
     return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory listing the folder", dir);
 }
 
-/* Appends the PNGs of dir with label `label` to ds (stored as 3-channel slots of h x w;
+/* The files' sizes and colours, as loading goes (dataset's in_h_min ... n_grey). */
+static void note_image(dataset *ds, int ih, int iw, int grey) {
+    if (ds->n == 0 || ih < ds->in_h_min) ds->in_h_min = ih;
+    if (ds->n == 0 || ih > ds->in_h_max) ds->in_h_max = ih;
+    if (ds->n == 0 || iw < ds->in_w_min) ds->in_w_min = iw;
+    if (ds->n == 0 || iw > ds->in_w_max) ds->in_w_max = iw;
+    ds->n_grey += grey;
+}
+
+/* Appends the images of dir with label `label` to ds (stored as 3-channel slots of h x w;
  * grey[] records which ones were grey). */
 static dann_status add_images(dataset *ds, uint8_t **grey, int *cap, const char *dir, int label,
                               int h, int w, data_scratch *scratch, dann_error *err) {
@@ -79,11 +100,11 @@ static dann_status add_images(dataset *ds, uint8_t **grey, int *cap, const char 
     size_t slot = (size_t)3 * h * w, len;
     uint8_t *buf;
     int c, ih, iw;
-    dann_status st = list_dir(&files, dir, 0, err);
+    dann_status st = list_dir(&files, dir, 0, &ds->n_ignored, err);
     if (st) return st;
     if (files.n == 0) {
         names_free(&files);
-        return dann_fail(err, DANN_ERR_FORMAT, "%s: no .png files", dir);
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: no image files (.png, .jpg, .jpeg)", dir);
     }
     for (int i = 0; i < files.n; i++) {
         if (ds->n == *cap) {
@@ -101,10 +122,11 @@ static dann_status add_images(dataset *ds, uint8_t **grey, int *cap, const char 
         }
         snprintf(path, sizeof path, "%s/%s", dir, files.v[i]);
         if ((st = read_file(path, &buf, &len, err))) break;
-        st = png_to_slot(ds->pix + (size_t)ds->n * slot, 3, h, w, buf, len, path, &c, &ih, &iw,
-                         scratch, err);
+        st = image_to_slot(ds->pix + (size_t)ds->n * slot, 3, h, w, buf, len, path, &c, &ih, &iw,
+                           scratch, err);
         free(buf);
         if (st) break;
+        note_image(ds, ih, iw, c == 1);
         (*grey)[ds->n] = c == 1;
         ds->y[ds->n++] = label;
     }
@@ -122,12 +144,21 @@ dann_status folder_load(dataset *ds, const char *dir, int labelled, int h, int w
     size_t hw = (size_t)h * w;
     dann_status st;
     if (labelled) {
-        if ((st = list_dir(&classes, dir, 1, err))) return st;
+        if ((st = list_dir(&classes, dir, 1, NULL, err))) return st;
         if (classes.n == 0) {
             st = dann_fail(err, DANN_ERR_FORMAT, "%s: no class sub-folders (folder:DIR needs "
-                           "DIR/<class>/NAME.png)", dir);
+                           "DIR/<class>/NAME.png or .jpg)", dir);
             goto done;
         }
+        for (int k = 0; k < classes.n; k++)
+            for (const char *p = classes.v[k]; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                    st = dann_fail(err, DANN_ERR_FORMAT, "%s: class folder %d's name has a control "
+                                   "character", dir, k);
+                    goto done;
+                }
+        if ((st = dataset_set_class_names(ds, (const char *const *)classes.v, classes.n, err)))
+            goto done;
         for (int k = 0; k < classes.n; k++) {
             snprintf(path, sizeof path, "%s/%s", dir, classes.v[k]);
             if ((st = add_images(ds, &grey, &cap, path, k, h, w, &scratch, err))) goto done;

@@ -10,7 +10,8 @@
 /* Each fills ds->n, c, h, w, pix, y, n_classes (mean/std/name are set by dataset_load). */
 dann_status mnist_load(dataset *ds, const char *dir, int split, int h, int w, dann_error *err);
 dann_status mnistm_load(dataset *ds, const char *path, int split, int h, int w, dann_error *err);
-/* labelled: DIR/<class>/NAME.png; otherwise DIR/NAME.png with labels -1. */
+/* labelled: DIR/<class>/NAME.{png,jpg,jpeg}; otherwise DIR/NAME.* with labels -1. Fills the
+ * class names and the load report (in_h_min.., n_grey, n_ignored) too. */
 dann_status folder_load(dataset *ds, const char *dir, int labelled, int h, int w,
                         dann_error *err);
 
@@ -25,6 +26,10 @@ void data_scratch_free(data_scratch *s);
 /* Decodes the PNG in buf and resizes it (PIL bilinear) into dst (c_out, h, w); c_out is 3
  * (grey is repeated) or 0 to keep the image's own channels, returned in *c. in_h/in_w get the
  * PNG's size. `name` is used in messages. */
+/* The same for a PNG or a JPEG (image_decode). */
+dann_status image_to_slot(uint8_t *dst, int c_out, int h, int w, const uint8_t *buf, size_t len,
+                          const char *name, int *c, int *in_h, int *in_w, data_scratch *scratch,
+                          dann_error *err);
 dann_status png_to_slot(uint8_t *dst, int c_out, int h, int w, const uint8_t *buf, size_t len,
                         const char *name, int *c, int *in_h, int *in_w, data_scratch *scratch,
                         dann_error *err);

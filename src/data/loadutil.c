@@ -1,5 +1,5 @@
 /* loadutil.c - what the loaders share: whole-file reads, reusable scratch memory, and one PNG
- * decoded and resized (PIL bilinear) into a dataset slot. */
+ * (or JPEG) decoded and resized (PIL bilinear) into a dataset slot. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,11 +56,14 @@ void data_scratch_free(data_scratch *s) {
     s->cap = 0;
 }
 
-dann_status png_to_slot(uint8_t *dst, int c_out, int h, int w, const uint8_t *buf, size_t len,
-                        const char *name, int *c, int *in_h, int *in_w, data_scratch *scratch,
-                        dann_error *err) {
+typedef dann_status (*decoder)(const uint8_t *, size_t, const char *, uint8_t **, int *, int *,
+                               int *, dann_error *);
+
+static dann_status decode_to_slot(decoder decode, uint8_t *dst, int c_out, int h, int w,
+                                  const uint8_t *buf, size_t len, const char *name, int *c,
+                                  int *in_h, int *in_w, data_scratch *scratch, dann_error *err) {
     uint8_t *img;
-    dann_status st = png_decode(buf, len, name, &img, c, in_h, in_w, err);
+    dann_status st = decode(buf, len, name, &img, c, in_h, in_w, err);
     if (st) return st;
     void *ws = data_scratch_get(scratch, resize_scratch_bytes(h, w, *c, *in_h, *in_w), err);
     if (!ws) {
@@ -73,4 +76,18 @@ dann_status png_to_slot(uint8_t *dst, int c_out, int h, int w, const uint8_t *bu
     if (c_out == 3 && *c == 1)
         for (int k = 1; k < 3; k++) memcpy(dst + (size_t)k * h * w, dst, (size_t)h * w);
     return DANN_OK;
+}
+
+dann_status png_to_slot(uint8_t *dst, int c_out, int h, int w, const uint8_t *buf, size_t len,
+                        const char *name, int *c, int *in_h, int *in_w, data_scratch *scratch,
+                        dann_error *err) {
+    return decode_to_slot(png_decode, dst, c_out, h, w, buf, len, name, c, in_h, in_w, scratch,
+                          err);
+}
+
+dann_status image_to_slot(uint8_t *dst, int c_out, int h, int w, const uint8_t *buf, size_t len,
+                          const char *name, int *c, int *in_h, int *in_w, data_scratch *scratch,
+                          dann_error *err) {
+    return decode_to_slot(image_decode, dst, c_out, h, w, buf, len, name, c, in_h, in_w, scratch,
+                          err);
 }
