@@ -18,11 +18,14 @@
 #include "cli/args.h"
 #include "cli/average.h"
 #include "cli/cli.h"
+#include "cli/domains.h"
+#include "cli/extutil.h"
 #include "cli/json.h"
 #include "cli/mpi.h"
 #include "cli/progress.h"
 #include "cli/recipe.h"
 #include "cli/select.h"
+#include "cli/tee.h"
 #include "cli/trainloop.h"
 #include "io/checkpoint.h"
 
@@ -37,7 +40,7 @@ static void usage(FILE *f) {
 "Trains a network (default py3, the network of fungtion/DANN_py3) with domain-adversarial\n"
 "training or a baseline.\n"
 "SPEC is mnist:DIR, mnistm:PATH (folder or mnist_m.tar.gz), folder:DIR (labelled class\n"
-"sub-folders) or images:DIR (unlabelled).\n"
+"sub-folders of PNG/JPEG images, any size) or images:DIR (unlabelled).\n"
 "\n"
 "  --arch NET             network: a preset (py3, paper-mnist, paper-svhn, paper-gtsrb,\n"
 "                         shallow) or a description (docs/NETWORKS.md); default py3. A\n"
@@ -51,9 +54,16 @@ static void usage(FILE *f) {
 "                         early stopping on 10%% of the source)\n"
 "  --mode dann|source-only|target-only   (default dann)\n"
 "  --source SPEC          labelled source training data\n"
-"  --target SPEC          target training data (labels used only by target-only)\n"
-"  --source-test SPEC     default: the test split of --source (mnist:/mnistm: only)\n"
-"  --target-test SPEC     default: the test split of --target (mnist:/mnistm: only)\n"
+"  --target SPEC          target training data (labels used only by target-only; not\n"
+"                         needed by source-only)\n"
+"  --source-test SPEC     default: the test split of --source (mnist:/mnistm: only);\n"
+"                         split:F holds out a seeded fraction F of the training set\n"
+"  --target-test SPEC     default: the test split of --target (mnist:/mnistm: only), or\n"
+"                         split:F. Test classes are matched to the training classes by name\n"
+"  --source-norm N        the domain's normalisation: ref (the data kind's constants: MNIST\n"
+"  --target-norm N        0.1307/0.3081, others 0.5/0.5; default), auto (the training set's\n"
+"                         own mean/std), mean (its mean subtracted; --preset paper's\n"
+"                         default) or MEAN/STD (one value or three each: 0.5,0.4,0.3/0.2,0.2,0.2)\n"
 "  --epochs N             default 100\n"
 "  --batch N              images per domain per step (default 128)\n"
 "  --lr X                 override the preset's learning rate\n"
@@ -63,6 +73,10 @@ static void usage(FILE *f) {
 "  --source-val N         hold out N source training images; best.ckpt = best accuracy there\n"
 "  --patience K           stop when the source-val accuracy has not improved for K epochs\n"
 "  --lambda X             a constant lambda X instead of the lambda_p ramp\n"
+"  --lambda-max X         the ramp's ceiling: lambda = X (2/(1+exp(-gamma p)) - 1) (default 1)\n"
+"  --gamma G              the ramp's steepness (default 10)\n"
+"  --iters-per-epoch N    N steps an epoch, each domain cycling through its own seeded\n"
+"                         shuffles (TLlib's convention; default: min(source, target) batches)\n"
 "  --select RULES         label-free model selection, each rule writing best-RULE.ckpt:\n"
 "                         val, rev[:STEPS], dev, ent, snd or all (docs/SELECTION.md)\n"
 "  --select-n N           size of the selection sets (default 2000)\n"
@@ -72,23 +86,25 @@ static void usage(FILE *f) {
 "  --chunk C              compute every batch in chunks of C examples (data-parallel runs:\n"
 "                         mpirun -np N dann train ... gives the bits of --chunk C in one\n"
 "                         process; default 16 under mpirun, else 0 = whole batches)\n"
-"  --eval-max N           evaluate on the first N test images only\n"
+"  --eval-max N           evaluate on N test images only: the first N of mnist:/mnistm:, a\n"
+"                         seeded sample across the classes of a folder\n"
 "  --progress auto|bar|lines|off   (default auto: a bar on a terminal, lines otherwise)\n"
 "  --quiet                no progress and no per-epoch lines\n"
 "\n"
-"Writes RUN_DIR/metrics.jsonl (one line per epoch), last.ckpt, best.ckpt, summary.json.\n"
+"Writes RUN_DIR/metrics.jsonl (one line per epoch), last.ckpt, best.ckpt, summary.json and\n"
+"train.log (what the terminal shows, without the progress bar).\n"
 "Ctrl-C stops after the current step and saves last.ckpt for --resume (exit status 130).\n");
 }
 
 typedef struct {
     const char *preset, *source, *target, *source_test, *target_test, *out, *resume, *arch, *input;
-    const char *select, *average;
+    const char *select, *average, *source_norm, *target_norm;
     int mode;            /* index in MODES, -1 = not given */
     int epochs, batch, threads, source_val, max_steps, eval_max, progress, quiet, chunk, patience,
-        select_n;
-    int has_seed, has_lr, has_lambda;
+        select_n, iters_per_epoch;
+    int has_seed, has_lr, has_lambda, has_lambda_max, has_gamma;
     uint64_t seed;
-    double lr, lambda;
+    double lr, lambda, lambda_max, gamma;
 } train_args;
 
 static const char *const MODES[] = {"dann", "source-only", "target-only", NULL};
@@ -118,6 +134,13 @@ static int parse(train_args *a, int argc, char **argv) {
         else if (args_is(&ap, "--source-val")) args_int(&ap, 0, 100000000, &a->source_val);
         else if (args_is(&ap, "--patience")) args_int(&ap, 0, 1000000, &a->patience);
         else if (args_is(&ap, "--lambda")) a->has_lambda = !args_double(&ap, 0, 1e6, &a->lambda);
+        else if (args_is(&ap, "--lambda-max"))
+            a->has_lambda_max = !args_double(&ap, 0, 1e6, &a->lambda_max);
+        else if (args_is(&ap, "--gamma")) a->has_gamma = !args_double(&ap, 1e-6, 1e6, &a->gamma);
+        else if (args_is(&ap, "--iters-per-epoch"))
+            args_int(&ap, 1, 100000000, &a->iters_per_epoch);
+        else if (args_is(&ap, "--source-norm")) args_str(&ap, &a->source_norm);
+        else if (args_is(&ap, "--target-norm")) args_str(&ap, &a->target_norm);
         else if (args_is(&ap, "--select")) args_str(&ap, &a->select);
         else if (args_is(&ap, "--select-n")) args_int(&ap, 5, 1000000, &a->select_n);
         else if (args_is(&ap, "--average")) args_str(&ap, &a->average);
@@ -136,20 +159,22 @@ static int parse(train_args *a, int argc, char **argv) {
 
 typedef struct {
     char preset[32], mode[32], source[SPEC_LEN], target[SPEC_LEN], source_test[SPEC_LEN],
-        target_test[SPEC_LEN], select[128], average[64];
+        target_test[SPEC_LEN], select[128], average[64], source_norm[128], target_norm[128];
     double epochs, batch, max_steps, eval_max, source_val, lr, seed_lo, seed_hi, chunk, patience,
-        select_n;
+        select_n, iters_per_epoch;
 } run_info;
 
-static int write_run_json(const char *dir, const train_args *a, const char *mode, double lr,
-                          const char *src_test, const char *tgt_test, const char *net) {
+static int write_run_json(const char *dir, const train_args *a, const char *mode,
+                          const dann_train_config *cfg, const char *src_test, const char *tgt_test,
+                          const char *net) {
+    const double lr = cfg->lr;
     json_buf j;
     json_begin(&j);
     json_str(&j, "preset", a->preset);
     json_str(&j, "arch", net);
     json_str(&j, "mode", mode);
     json_str(&j, "source", a->source);
-    json_str(&j, "target", a->target);
+    json_str(&j, "target", a->target ? a->target : "");
     json_str(&j, "source_test", src_test);
     json_str(&j, "target_test", tgt_test);
     json_int(&j, "epochs", a->epochs);
@@ -165,6 +190,11 @@ static int write_run_json(const char *dir, const train_args *a, const char *mode
     json_num(&j, "lr", lr);
     json_int(&j, "patience", a->patience);
     json_num_or_null(&j, "lambda", a->lambda, a->has_lambda);
+    json_num(&j, "lambda_max", cfg->lambda_max);
+    json_num(&j, "gamma", cfg->gamma);
+    json_int(&j, "iters_per_epoch", a->iters_per_epoch);
+    json_str(&j, "source_norm", a->source_norm);
+    json_str(&j, "target_norm", a->target_norm);
     json_str(&j, "select", a->select ? a->select : "");
     json_int(&j, "select_n", a->select_n);
     json_str(&j, "average", a->average ? a->average : "");
@@ -221,6 +251,9 @@ static int read_run_json(const char *dir, run_info *r) {
     json_get_str(buf, "average", r->average, sizeof r->average);
     if (!json_get_num(buf, "patience", &r->patience)) r->patience = 0;
     if (!json_get_num(buf, "select_n", &r->select_n)) r->select_n = SELECT_N_DEFAULT;
+    if (!json_get_num(buf, "iters_per_epoch", &r->iters_per_epoch)) r->iters_per_epoch = 0;
+    json_get_str(buf, "source_norm", r->source_norm, sizeof r->source_norm);
+    json_get_str(buf, "target_norm", r->target_norm, sizeof r->target_norm);
     return 0;
 }
 
@@ -234,6 +267,7 @@ static int merge_resume(train_args *a, run_info *r) {
         {"--chunk", &a->chunk, -1, r->chunk},
         {"--patience", &a->patience, -1, r->patience},
         {"--select-n", &a->select_n, 0, r->select_n},
+        {"--iters-per-epoch", &a->iters_per_epoch, -1, r->iters_per_epoch},
     };
     for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
         if (*nums[k].given == nums[k].unset) *nums[k].given = (int)nums[k].stored;
@@ -259,11 +293,15 @@ static int merge_resume(train_args *a, run_info *r) {
     }
     if (!a->select && r->select[0]) a->select = r->select;
     if (!a->average && r->average[0]) a->average = r->average;
-    if (a->has_lambda)
-        return args_usage(CMD, "--lambda cannot change on --resume (the checkpoint holds it)");
+    if (a->has_lambda || a->has_lambda_max || a->has_gamma)
+        return args_usage(CMD, "%s cannot change on --resume (the checkpoint holds it)",
+                          a->has_lambda ? "--lambda" : a->has_lambda_max ? "--lambda-max" : "--gamma");
+    if (a->source_norm || a->target_norm)
+        return args_usage(CMD, "%s cannot change on --resume (the checkpoint holds the "
+                          "normalisation)", a->source_norm ? "--source-norm" : "--target-norm");
     if (!a->preset) a->preset = r->preset;
     if (!a->source) a->source = r->source;
-    if (!a->target) a->target = r->target;
+    if (!a->target && r->target[0]) a->target = r->target;
     if (!a->source_test && r->source_test[0]) a->source_test = r->source_test;
     if (!a->target_test && r->target_test[0]) a->target_test = r->target_test;
     return 0;
@@ -306,11 +344,37 @@ static int online_cpus(void) {
     return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
 
-static int load(dataset *ds, const char *spec, int split, int h, int w, int quiet, dann_error *err) {
-    double t0 = progress_now();
-    if (dataset_load(ds, spec, split, h, w, err)) return args_fail(CMD, err);
-    if (!quiet)
-        printf("data: %-14s %6d images  %s  (%.1f s)\n", ds->name, ds->n, spec, progress_now() - t0);
+static double load_seconds[4];  /* source, source-test, target, target-test */
+
+/* The sets of both domains (domains.c), normalised by their choice; on --resume by the
+ * normalisation the checkpoint holds (kv). The target is absent when a->target is NULL. */
+static int load_data(const train_args *a, int C, int H, int W, const char *src_test,
+                     const char *tgt_test, const norm_choice *ns, const norm_choice *nt,
+                     const char *kv, dataset *src, dataset *src_t, dataset *tgt, dataset *tgt_t,
+                     dann_error *err) {
+    const char *role[2] = {"source", "target"}, *spec[2] = {a->source, a->target};
+    const char *test[2] = {src_test, tgt_test};
+    const norm_choice *choice[2] = {ns, nt};
+    dataset *tr[2] = {src, tgt}, *te[2] = {src_t, tgt_t};
+    for (int k = 0; k < 2; k++) {
+        if (!spec[k]) continue;
+        domain_sets d;
+        const double t0 = progress_now();
+        if (domain_load(&d, role[k], spec[k], test[k], C, H, W, a->seed, a->eval_max, err)) {
+            domain_free(&d);
+            return args_fail(CMD, err);
+        }
+        load_seconds[2 * k] = load_seconds[2 * k + 1] = progress_now() - t0;
+        norm_choice stored;
+        const norm_choice *nc = choice[k];
+        if (kv && domain_kv_norm(kv, role[k], stored.mean, stored.std)) {
+            stored.kind = NORM_GIVEN;
+            nc = &stored;
+        }
+        norm_apply(nc, &d.train, d.has_test ? &d.test : NULL);
+        *tr[k] = d.train;
+        *te[k] = d.test;
+    }
     return 0;
 }
 
@@ -378,7 +442,7 @@ static void print_ext(const select_state *sel, const avg_state *avg, int epochs)
 int cmd_train(int argc, char **argv) {
     train_args a = {0};
     a.mode = -1;
-    a.source_val = a.max_steps = a.eval_max = a.chunk = a.patience = -1;
+    a.source_val = a.max_steps = a.eval_max = a.chunk = a.patience = a.iters_per_epoch = -1;
     int rc = parse(&a, argc, argv);
     if (rc >= 0) return rc;
 
@@ -433,9 +497,27 @@ int cmd_train(int argc, char **argv) {
         if (rank > 0) a.quiet = 1;
     }
     if (a.eval_max < 0) a.eval_max = 0;
+    if (a.iters_per_epoch < 0) a.iters_per_epoch = 0;
     if (!a.has_seed && !a.resume) a.seed = 1;
     if (!a.source) return args_usage(CMD, "--source SPEC is required (dann train --help)");
-    if (!a.target) return args_usage(CMD, "--target SPEC is required (dann train --help)");
+    if (!a.target && a.mode != 1)
+        return args_usage(CMD, "--target SPEC is required (dann train --help; only --mode "
+                          "source-only trains without one)");
+    if (!a.target && (a.select || a.average))
+        return args_usage(CMD, "%s needs --target", a.select ? "--select" : "--average");
+    if (a.has_lambda && a.has_lambda_max)
+        return args_usage(CMD, "--lambda (a constant) and --lambda-max (the ramp's ceiling) "
+                          "exclude each other");
+    norm_choice norm_s, norm_t;
+    const char *norm_word[2] = {a.source_norm, a.target_norm};
+    for (int k = 0; k < 2; k++) {
+        if (!norm_word[k]) norm_word[k] = rcp->norm == RECIPE_NORM_MEAN ? "mean" : "ref";
+        if (norm_parse(k ? &norm_t : &norm_s, norm_word[k]))
+            return args_usage(CMD, "--%s-norm %s: expected ref, auto, mean or MEAN/STD (one value "
+                              "or three each, e.g. 0.5/0.25)", k ? "target" : "source", norm_word[k]);
+    }
+    if (!a.source_norm) a.source_norm = norm_word[0];
+    if (!a.target_norm) a.target_norm = norm_word[1];
     if (!a.out) return args_usage(CMD, "--out RUN_DIR is required (dann train --help)");
 
     dann_error err = {0};
@@ -443,6 +525,8 @@ int cmd_train(int argc, char **argv) {
     if (dann_train_config_preset(&cfg, a.preset, &err))
         return args_usage(CMD, "--preset %s: unknown preset (%s)", a.preset, recipe_names());
     if (a.has_lambda) cfg.lambda_schedule = 1, cfg.lambda_max = a.lambda;
+    if (a.has_lambda_max) cfg.lambda_max = a.lambda_max;
+    if (a.has_gamma) cfg.gamma = a.gamma;
     select_opts so;
     avg_opts ao;
     if (a.select && select_parse(&so, a.select, &err)) return args_usage(CMD, "%s", err.msg);
@@ -454,7 +538,7 @@ int cmd_train(int argc, char **argv) {
     if (a.resume && a.has_lr)
         return args_usage(CMD, "--lr cannot change on --resume (the checkpoint holds the optimizer)");
     const char *src_test = a.source_test ? a.source_test : default_test(a.source);
-    const char *tgt_test = a.target_test ? a.target_test : default_test(a.target);
+    const char *tgt_test = a.target_test ? a.target_test : a.target ? default_test(a.target) : NULL;
 
     /* The network: on --resume the checkpoint's; else --arch (a preset or a description), a
      * preset with its input changed by --input. */
@@ -512,15 +596,17 @@ int cmd_train(int argc, char **argv) {
     }
 
     dann_threads_set(a.threads ? a.threads : online_cpus());
+    /* train.log: everything printed from here on (rank 0; the file once the folder exists) */
+    const int logged = rank == 0 && tee_start() == 0;
     dataset src = {0}, tgt = {0}, src_t = {0}, tgt_t = {0};
     select_state *sel = NULL;
     avg_state *avg = NULL;
+    static char data_kv[CKPT_KV_MAX];
+    char **ref_names = NULL;
     rc = 1;
-    if (load(&src, a.source, DATA_TRAIN, NH, NW, a.quiet, &err) ||
-        load(&tgt, a.target, DATA_TRAIN, NH, NW, a.quiet, &err))
+    if (load_data(&a, NC, NH, NW, src_test, tgt_test, &norm_s, &norm_t, a.resume ? info.meta.kv : NULL,
+                  &src, &src_t, &tgt, &tgt_t, &err))
         goto out;
-    if (src_test && load(&src_t, src_test, DATA_TEST, NH, NW, a.quiet, &err)) goto out;
-    if (tgt_test && load(&tgt_t, tgt_test, DATA_TEST, NH, NW, a.quiet, &err)) goto out;
     if (val_pct) a.source_val = (int)((int64_t)src.n * val_pct / 100);
     if (a.patience < 0) a.patience = a.source_val > 0 ? rcp->patience : 0;
     if (a.patience > 0 && ranks > 1) {
@@ -542,19 +628,54 @@ int cmd_train(int argc, char **argv) {
             rc = 2;
             goto out;
         }
-    if (rcp->norm == RECIPE_NORM_MEAN) {
-        /* the paper's preprocessing: each domain's training mean subtracted (docs/RECIPES.md) */
-        float ms[3], mt[3];
-        dataset *so_[1] = {src_test ? &src_t : NULL}, *to_[1] = {tgt_test ? &tgt_t : NULL};
-        recipe_mean_subtract(&src, so_, 1, ms);
-        recipe_mean_subtract(&tgt, to_, 1, mt);
-        if (!a.quiet)
-            printf("norm: mean subtraction (std 1): source %.4f %.4f %.4f, target %.4f %.4f %.4f\n",
-                   ms[0], ms[1], ms[2], mt[0], mt[1], mt[2]);
+    /* Classes by name: the labelled training set's (on --resume the checkpoint's) are the class
+     * head's; every other labelled set is mapped onto them. */
+    const int tonly = cfg.mode == DANN_MODE_TARGET_ONLY;
+    dataset *labelled = tonly ? &tgt : &src;
+    const char *lab_spec = tonly ? a.target : a.source;
+    int ref_n = labelled->n_classes;
+    if (a.resume && domain_kv_classes(info.meta.kv, &ref_names, &ref_n)) {
+        char what[64];
+        snprintf(what, sizeof what, "the run being resumed (%s)", tonly ? "target" : "source");
+        if (domain_match(labelled, lab_spec, (const char *const *)ref_names, ref_n, what, a.quiet, &err)) {
+            rc = args_fail(CMD, &err);
+            goto out;
+        }
+    }
+    {
+        char what[SPEC_LEN + 16];
+        snprintf(what, sizeof what, "%s %s", tonly ? "target" : "source", lab_spec);
+        const char *const *names = (const char *const *)labelled->class_names;
+        struct { dataset *ds; const char *spec; int used; } sets[] = {
+            {&src, a.source, !tonly}, {&src_t, src_test, 1}, {&tgt, a.target, tonly},
+            {&tgt_t, tgt_test, 1}};
+        for (int k = 0; k < 4; k++) {
+            dataset *ds = sets[k].ds;
+            if (ds == labelled || ds->n == 0 || ds->n_classes == 0) continue;  /* unlabelled */
+            if (!domain_match(ds, sets[k].spec, names, labelled->n_classes, what, a.quiet, &err))
+                continue;
+            if (sets[k].used) {
+                rc = args_fail(CMD, &err);
+                goto out;
+            }
+            if (!a.quiet)  /* labels this mode never reads: a warning, not a refusal */
+                printf("warning: %s (labels not used by --mode %s)\n", err.msg, MODES[cfg.mode]);
+        }
+    }
+    if (!a.quiet) {
+        dataset *all[4] = {&src, &src_t, &tgt, &tgt_t};
+        const char *specs[4] = {a.source, src_test, a.target, tgt_test};
+        for (int k = 0; k < 4; k++)
+            if (all[k]->n) domain_print(all[k], specs[k], NC, NH, NW,
+                                        a.resume ? "stored" : k < 2 ? a.source_norm : a.target_norm,
+                                        load_seconds[k]);
+    }
+    if (domain_kv_put(data_kv, labelled, &src, a.target ? &tgt : NULL, &err)) {
+        rc = args_fail(CMD, &err);
+        goto out;
     }
     /* The class head against the data: a preset takes the data's class count; a description
      * written out must match it. */
-    const dataset *labelled = cfg.mode == DANN_MODE_TARGET_ONLY ? &tgt : &src;
     if (labelled->n_classes != NCLS) {
         if (a.resume || !preset_net) {
             fprintf(stderr, "dann %s: %s: %d classes, but the network's class head has %d outputs "
@@ -576,8 +697,16 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "dann %s: %s: cannot create the run folder: %s\n", CMD, a.out, strerror(errno));
         goto out;
     }
+    if (logged) {
+        char p[SPEC_LEN + 32];
+        snprintf(p, sizeof p, "%s/train.log", a.out);
+        if (tee_attach(p, a.resume != NULL, &err)) {
+            rc = args_fail(CMD, &err);
+            goto out;
+        }
+    }
     if (rank == 0 && !a.resume &&
-        write_run_json(a.out, &a, MODES[a.mode < 0 ? 0 : a.mode], cfg.lr, src_test, tgt_test, net))
+        write_run_json(a.out, &a, MODES[a.mode < 0 ? 0 : a.mode], &cfg, src_test, tgt_test, net))
         goto out;
 
     trainloop_opts o = {0};
@@ -600,6 +729,10 @@ int cmd_train(int argc, char **argv) {
                "train --chunk %d in one process)\n", ranks, a.chunk, a.chunk);
     o.progress = a.progress;
     o.quiet = a.quiet;
+    o.iters_per_epoch = a.iters_per_epoch;
+    o.kv = data_kv;
+    o.progress_out = tee_real_stdout();
+    ext_data_kv(data_kv);
     // test hook: stop as if interrupted after this many steps (the suite's MPI resume tests)
     const char *stop_after = getenv("DANN_TEST_STOP_AFTER");
     if (stop_after) o.stop_after_steps = atoll(stop_after);
@@ -608,7 +741,8 @@ int cmd_train(int argc, char **argv) {
     static int die_at[2];
     if (die && sscanf(die, "%d %d", &die_at[0], &die_at[1]) == 2 && die_at[0] == rank)
         o.on_batch = die_hook, o.hook_ctx = die_at;
-    trainloop_data d = {&src, &tgt, src_test ? &src_t : NULL, tgt_test ? &tgt_t : NULL};
+    trainloop_data d = {&src, a.target ? &tgt : NULL, src_test ? &src_t : NULL,
+                        tgt_test ? &tgt_t : NULL};
 
     trainloop_ext ext[2];
     if ((a.select && select_new(&sel, &so, &err)) ||
@@ -623,8 +757,10 @@ int cmd_train(int argc, char **argv) {
     o.stop =
         trainloop_catch_stop(&sig, "\ndann train: stopping after this step (again to quit at once)\n");
     if (!a.quiet) {
-        int S = trainloop_steps_per_epoch(src.n - a.source_val > 0 ? src.n - a.source_val : 1,
-                                          tgt.n, a.batch, a.max_steps);
+        const int ns = src.n - a.source_val > 0 ? src.n - a.source_val : 1;
+        int S = trainloop_steps_per_epoch(ns, a.target ? tgt.n : ns, a.batch, a.max_steps);
+        if (a.iters_per_epoch)
+            S = a.max_steps && a.max_steps < a.iters_per_epoch ? a.max_steps : a.iters_per_epoch;
         printf("train: %s, preset %s, %d epochs x %d steps, batch %d+%d, seed %llu, %d threads%s\n",
                a.resume ? "resuming" : MODES[a.mode < 0 ? 0 : a.mode], a.preset, a.epochs, S,
                a.batch, a.batch, (unsigned long long)a.seed, a.threads ? a.threads : online_cpus(),
@@ -646,6 +782,8 @@ int cmd_train(int argc, char **argv) {
         rc = 0;
     }
 out:
+    if (logged) tee_stop();
+    free(ref_names);
     select_free(sel);
     avg_free(avg);
     dataset_free(&src);

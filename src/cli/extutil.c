@@ -33,13 +33,17 @@ void ext_path(char *out, size_t cap, const char *dir, const char *name) {
     snprintf(out, cap, "%s/%s", dir, name);
 }
 
+static const char *g_data_kv = "";
+
+void ext_data_kv(const char *kv) { g_data_kv = kv ? kv : ""; }
+
 dann_status ext_save_weights(const char *dir, const char *name, const dann_model *m, int epoch,
                              const char *kv, dann_error *err) {
     static ckpt_meta meta;  /* 64 KiB of kv: not on the stack */
     memset(&meta, 0, sizeof meta);
     meta.epoch = (uint32_t)epoch;
     meta.best_val_acc = -1.0f;
-    if (kv) snprintf(meta.kv, sizeof meta.kv, "%s", kv);
+    snprintf(meta.kv, sizeof meta.kv, "%s%s", g_data_kv, kv ? kv : "");
     char path[4200];
     ext_path(path, sizeof path, dir, name);
     return ckpt_save(path, m, NULL, &meta, err);

@@ -14,7 +14,10 @@ dann_status ext_clone(dann_model **out, dann_model *m, int max_batch, dann_error
 /* Copies src's parameters, BatchNorm statistics and counters into dst (the same network). */
 void ext_copy_weights(dann_model *dst, dann_model *src);
 /* Writes m without a trainer to dir/name atomically, with meta's epoch and kv lines (kv may be
- * NULL). */
+ * NULL) after the run's data lines (ext_data_kv). */
+/* The run's data lines (class names, normalisation: domains.h) that every checkpoint an
+ * extension writes starts with; the text must outlive the run. */
+void ext_data_kv(const char *kv);
 dann_status ext_save_weights(const char *dir, const char *name, const dann_model *m, int epoch,
                              const char *kv, dann_error *err);
 /* dir/name into out (cap bytes). */

@@ -84,6 +84,24 @@ void trainloop_split(int n, int n_val, uint64_t seed, int32_t *train, int32_t *v
         if (!train[i]) train[m++] = i;  /* m <= i: overwrites only marks already read */
 }
 
+int trainloop_cycle_batch(const int32_t *base, int n, int B, uint64_t seed, int dom, int64_t g,
+                          int32_t *perm, int64_t *cached, const int32_t **batch) {
+    DANN_ASSERT(n > 0 && B > 0 && g >= 0);
+    const int b = B < n ? B : n, per = n / b;
+    const int64_t cycle = g / per;
+    if (*cached != cycle) {
+        /* the cycle's own stream: splitmix of the domain's seed plus cycle * golden ratio */
+        uint64_t z = trainloop_seed(seed, 24 + dom) + (uint64_t)cycle * 0x9e3779b97f4a7c15ULL;
+        dann_rng r;
+        rng_seed(&r, trainloop_seed(z, 0));
+        memcpy(perm, base, sizeof(int32_t) * (size_t)n);
+        rng_shuffle(&r, perm, n);
+        *cached = cycle;
+    }
+    *batch = perm + (size_t)(g % per) * b;
+    return b;
+}
+
 /* ---- run-folder files ----------------------------------------------------------------- */
 
 static void path_in(char *out, size_t cap, const char *dir, const char *name) {
@@ -200,14 +218,14 @@ typedef struct {
     dann_model *m;
     dann_trainer *t;
     dataset val;              /* copy of the held-out source images */
-    int32_t *train_idx, *val_idx, *perm_s, *perm_t, *ys, *yt;
+    int32_t *train_idx, *val_idx, *perm_s, *perm_t, *base_t, *ys, *yt;
     float *xs, *xt;
 } loop_mem;
 
 static void mem_free(loop_mem *L) {
     dann_trainer_free(L->t);
     dataset_free(&L->val);
-    free(L->train_idx), free(L->val_idx), free(L->perm_s), free(L->perm_t);
+    free(L->train_idx), free(L->val_idx), free(L->perm_s), free(L->perm_t), free(L->base_t);
     free(L->ys), free(L->yt), free(L->xs), free(L->xt);
 }
 
@@ -216,11 +234,13 @@ static dann_status check_inputs(const trainloop_opts *o, const trainloop_data *d
     if (o->epochs < 1 || o->epochs > MAX_EPOCHS)
         return dann_fail(err, DANN_ERR_ARG, "epochs must be in [1, %d], got %d", MAX_EPOCHS, o->epochs);
     if (o->batch < 1) return dann_fail(err, DANN_ERR_ARG, "batch must be >= 1, got %d", o->batch);
-    if (o->max_steps < 0 || o->eval_max < 0 || o->source_val < 0)
-        return dann_fail(err, DANN_ERR_ARG, "max-steps, eval-max and source-val must be >= 0");
+    if (o->max_steps < 0 || o->eval_max < 0 || o->source_val < 0 || o->iters_per_epoch < 0)
+        return dann_fail(err, DANN_ERR_ARG, "max-steps, eval-max, source-val and iters-per-epoch "
+                         "must be >= 0");
     const dataset *all[4] = {d->src, d->tgt, d->src_test, d->tgt_test};
     for (int k = 0; k < 4; k++) {
         const dataset *ds = all[k];
+        if (k == 1 && !ds && mode == DANN_MODE_SOURCE_ONLY) continue;  /* no target needed */
         if (k < 2 && (!ds || ds->n < 1))
             return dann_fail(err, DANN_ERR_ARG, "the %s training set is empty", k ? "target" : "source");
         if (ds && (ds->h != h || ds->w != w || (ds->c != c && !(ds->c == 1 && c == 3))))
@@ -339,6 +359,21 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
         meta.batch = (uint32_t)o->batch;
         meta.seed = o->seed;
         meta.best_val_acc = -1.0f;
+        if (o->kv) snprintf(meta.kv, sizeof meta.kv, "%s", o->kv);
+        if (o->iters_per_epoch > 0) {
+            char v[32];
+            snprintf(v, sizeof v, "%d", o->iters_per_epoch);
+            if ((st = ckpt_kv_set(meta.kv, "iters_per_epoch", v, err))) goto done;
+        }
+    }
+    if (o->resume) {
+        char v[32] = "0";
+        ckpt_kv_get(meta.kv, "iters_per_epoch", v, sizeof v);
+        if (atoi(v) != o->iters_per_epoch) {
+            st = dann_fail(err, DANN_ERR_ARG, "%s: written by a run of %s iterations per epoch; this "
+                           "run asks for %d", o->resume, atoi(v) ? v : "data-sized", o->iters_per_epoch);
+            goto done;
+        }
     }
     const dann_mode mode = dann_trainer_config(L.t)->mode;
     int C, H, W, NC;
@@ -346,12 +381,15 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     if ((st = check_inputs(o, d, C, H, W, NC, mode, err))) goto done;
 
     /* Index sets and buffers, allocated once. */
-    const int B = o->batch, n_val = o->source_val, ns = d->src->n - n_val, nt = d->tgt->n;
-    const int S = trainloop_steps_per_epoch(ns, nt, B, o->max_steps);
+    const int B = o->batch, n_val = o->source_val, ns = d->src->n - n_val;
+    const int nt = d->tgt ? d->tgt->n : 0, cyc = o->iters_per_epoch > 0;
+    const int S = cyc ? (o->max_steps > 0 && o->max_steps < o->iters_per_epoch ? o->max_steps
+                                                                              : o->iters_per_epoch)
+                      : trainloop_steps_per_epoch(ns, nt > 0 ? nt : ns, B, o->max_steps);
     if (o->dist && o->dist->n_ranks > 1) {
         // every pass's batch must give each process at least one chunk, the last (shortest) too
-        const int last_s = ns - (S - 1) * B < B ? ns - (S - 1) * B : B;
-        const int last_t = nt - (S - 1) * B < B ? nt - (S - 1) * B : B;
+        const int last_s = cyc ? (ns < B ? ns : B) : ns - (S - 1) * B < B ? ns - (S - 1) * B : B;
+        const int last_t = cyc ? (nt < B ? nt : B) : nt - (S - 1) * B < B ? nt - (S - 1) * B : B;
         int shortest = mode == DANN_MODE_SOURCE_ONLY ? last_s : mode == DANN_MODE_TARGET_ONLY ? last_t
                        : last_s < last_t ? last_s : last_t;
         const int K = (shortest + o->dist->chunk - 1) / o->dist->chunk;
@@ -368,12 +406,14 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     L.train_idx = dann_calloc((size_t)d->src->n, sizeof(int32_t), err);
     L.val_idx = dann_calloc((size_t)(n_val ? n_val : 1), sizeof(int32_t), err);
     L.perm_s = dann_calloc((size_t)ns, sizeof(int32_t), err);
-    L.perm_t = dann_calloc((size_t)nt, sizeof(int32_t), err);
+    L.perm_t = dann_calloc((size_t)(nt ? nt : 1), sizeof(int32_t), err);
+    L.base_t = dann_calloc((size_t)(nt ? nt : 1), sizeof(int32_t), err);
     L.ys = dann_calloc((size_t)B, sizeof(int32_t), err);
     L.yt = dann_calloc((size_t)B, sizeof(int32_t), err);
     L.xs = dann_calloc((size_t)B * img, sizeof(float), err);
     L.xt = dann_calloc((size_t)B * img, sizeof(float), err);
-    if (!L.train_idx || !L.val_idx || !L.perm_s || !L.perm_t || !L.ys || !L.yt || !L.xs || !L.xt) {
+    if (!L.train_idx || !L.val_idx || !L.perm_s || !L.perm_t || !L.base_t || !L.ys || !L.yt ||
+        !L.xs || !L.xt) {
         st = DANN_ERR_NOMEM;
         goto done;
     }
@@ -395,7 +435,8 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             goto done;
 
     progress pg;
-    progress_init(&pg, o->quiet ? PROGRESS_OFF : o->progress, stdout, o->label);
+    progress_init(&pg, o->quiet ? PROGRESS_OFF : o->progress,
+                  o->progress_out ? o->progress_out : stdout, o->label);
     const int dann = mode == DANN_MODE_DANN;
     const char *lab = o->label ? o->label : "";
     const char *sep = o->label ? ": " : "";
@@ -408,13 +449,17 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
         goto done;
     }
 
+    for (int i = 0; i < nt; i++) L.base_t[i] = i;
+    int64_t cached_s = -1, cached_t = -1;  /* the cycles in perm_s / perm_t (iters_per_epoch) */
     for (int epoch = (int)meta.epoch; epoch < o->epochs && !R.stopped_early; epoch++) {
         /* The state before the shuffles is what a mid-epoch checkpoint stores. */
         dann_rng epoch_rng = data_rng;
-        memcpy(L.perm_s, L.train_idx, sizeof(int32_t) * (size_t)ns);
-        rng_shuffle(&data_rng, L.perm_s, ns);
-        for (int i = 0; i < nt; i++) L.perm_t[i] = i;
-        rng_shuffle(&data_rng, L.perm_t, nt);
+        if (!cyc) {  /* iters_per_epoch's cycles live across epochs, in perm_s / perm_t */
+            memcpy(L.perm_s, L.train_idx, sizeof(int32_t) * (size_t)ns);
+            rng_shuffle(&data_rng, L.perm_s, ns);
+            for (int i = 0; i < nt; i++) L.perm_t[i] = i;
+            rng_shuffle(&data_rng, L.perm_t, nt);
+        }
 
         double sum_c = 0, sum_d = 0, t0 = progress_now();
         long dom_ok = 0, dom_n = 0, cls_ok = 0, cls_n = 0, images = 0;
@@ -425,10 +470,18 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
         start_step = 0;
         progress_epoch_begin(&pg, epoch + 1, o->epochs, S, first, dann);
         for (int i = first; i < S; i++) {
-            const int Bs = ns - i * B < B ? ns - i * B : B;
-            const int Bt = nt - i * B < B ? nt - i * B : B;
+            int Bs = ns - i * B < B ? ns - i * B : B;
+            int Bt = nt - i * B < B ? nt - i * B : B;
             const int32_t *is = mode != DANN_MODE_TARGET_ONLY ? L.perm_s + (size_t)i * B : NULL;
             const int32_t *it = mode != DANN_MODE_SOURCE_ONLY ? L.perm_t + (size_t)i * B : NULL;
+            if (cyc) {
+                const int64_t g = (int64_t)epoch * S + i;
+                Bs = trainloop_cycle_batch(L.train_idx, ns, B, o->seed, 0, g, L.perm_s, &cached_s, &is);
+                if (nt) Bt = trainloop_cycle_batch(L.base_t, nt, B, o->seed, 1, g, L.perm_t, &cached_t, &it);
+                if (mode == DANN_MODE_TARGET_ONLY) is = NULL;
+                if (mode == DANN_MODE_SOURCE_ONLY) it = NULL;
+            }
+            if (!nt) Bt = 0;
             // this process's part of each batch (all of it without dist)
             int fs, cs, ft, ct;
             dann_dist_slice(o->dist, Bs, &fs, &cs);

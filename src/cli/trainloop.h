@@ -31,11 +31,15 @@
  * earlier the run ends as complete (summary.json, "stopped_early": E); last.ckpt records it
  * (key early_stop), so resuming it does nothing more. The schedules keep the planned length.
  *
+ * With iters_per_epoch > 0 an epoch is that many steps of full batches drawn from each domain's
+ * endless seeded cycles (trainloop_cycle_batch) instead; the data-shuffle RNG is not used.
+ *
  * Nothing is allocated inside a step: batch buffers and permutations are allocated once. */
 #ifndef DANN_CLI_TRAINLOOP_H
 #define DANN_CLI_TRAINLOOP_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include "dann.h"
 #include "cli/json.h"
@@ -49,7 +53,7 @@ typedef void (*trainloop_batch_hook)(void *ctx, dann_model *m, int epoch, int st
                                      const int32_t *src_idx, int Bs, const int32_t *tgt_idx, int Bt);
 
 typedef struct {
-    const dataset *src, *tgt;           /* training sets; both are needed in every mode */
+    const dataset *src, *tgt;           /* training sets; tgt may be NULL in source-only mode */
     const dataset *src_test, *tgt_test; /* NULL: that evaluation is skipped */
 } trainloop_data;
 
@@ -121,6 +125,13 @@ typedef struct {
     void *hook_ctx;
     const trainloop_ext *ext;  /* n_ext extensions, called in order */
     int n_ext;
+    /* TLlib's epochs: exactly this many steps per epoch, each domain drawing full batches from
+     * its own endless sequence of seeded permutations (trainloop_cycle_batch), so the smaller set
+     * cycles; 0 = the reference's epochs (above). Stored in the checkpoint (iters_per_epoch). */
+    int iters_per_epoch;
+    const char *kv;            /* a fresh run's first key/value lines in its checkpoints (the
+                                  data: class names, normalisation); NULL = none */
+    FILE *progress_out;        /* the progress bar's stream (NULL: stdout) */
 } trainloop_opts;
 
 
@@ -151,8 +162,19 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
 /* min(ceil(n_src/B), ceil(n_tgt/B)), capped by max_steps when > 0. */
 int trainloop_steps_per_epoch(int n_src, int n_tgt, int batch, int max_steps);
 
-/* The seed of derived stream k (1: trainer dropout, 2: data shuffle, 3: validation split). */
+/* The seed of derived stream k (1: trainer dropout, 2: data shuffle, 3: validation split; 5-9
+ * the extensions'; 20-23 domains.c's held-out splits and test samples; 24-25 the cycles of
+ * iters_per_epoch). */
 uint64_t trainloop_seed(uint64_t seed, int k);
+
+/* iters_per_epoch's batches: the g-th batch (g = epoch * steps + step, from 0) of a domain
+ * (dom 0 source, 1 target) whose n training indices are base[0..n) takes min(B, n) indices:
+ * batch j = g mod (n / min(B, n)) of cycle g div (n / min(B, n)), a cycle being base shuffled
+ * by its own seed (cycle and domain derived from seed), the last n mod B indices of a cycle left
+ * out (drop_last). perm (n entries) caches the current cycle, *cached its number (-1 at first).
+ * Stateless in g, so a resumed run draws the same batches. Returns the batch size. */
+int trainloop_cycle_batch(const int32_t *base, int n, int B, uint64_t seed, int dom, int64_t g,
+                          int32_t *perm, int64_t *cached, const int32_t **batch);
 
 /* The validation split of n source images: a permutation drawn from trainloop_seed(seed, 3);
  * its last n_val entries (in permutation order) go to val[0..n_val), the other indices to

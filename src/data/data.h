@@ -6,6 +6,7 @@
  * dataset_gather, per batch, the way torchvision's ToTensor + Normalize compute it in float32:
  *   v = (float)pix / 255.0f;  v = (v - mean[c]) / std[c];
  * Grey images (c == 1) are repeated over the model's 3 channels by the gatherer.
+ * mean/std hold 3 values even for a grey set (one per channel of the model's input).
  *
  * Dataset specs (command line):
  *   mnist:DIR        MNIST IDX files in DIR (train-images-idx3-ubyte[.gz], ... t10k-...)
@@ -53,8 +54,9 @@ dann_status dataset_load(dataset *ds, const char *spec, int split, int h, int w,
 void dataset_free(dataset *ds);
 
 /* Copies B images idx[0..B) into x (B, out_c, h, w) normalised, and their labels into y (may be
- * NULL). out_c must be ds->c or 3 with ds->c == 1 (grey repeated, each copy normalised with
- * mean[0] / std[0]). The values are bit-identical to the float32 formula above. */
+ * NULL). out_c must be ds->c or 3 with ds->c == 1 (grey repeated, copy k normalised with
+ * mean[k] / std[k]; the defaults repeat one value). The values are bit-identical to the float32
+ * formula above. */
 void dataset_gather(float *x, int32_t *y, const dataset *ds, const int32_t *idx, int B, int out_c);
 
 /* ---- classes, subsets, normalisation (classes.c) ----------------------------------------- */

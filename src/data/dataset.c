@@ -82,8 +82,10 @@ void dataset_gather(float *x, int32_t *y, const dataset *ds, const int32_t *idx,
                     int out_c) {
     DANN_ASSERT(out_c == ds->c || (out_c == 3 && ds->c == 1));
     DANN_ASSERT(ds->c >= 1 && ds->c <= 3);
+    /* one table per output channel: a grey image repeated over 3 channels takes each channel's
+     * own mean / std (as torchvision normalises the repeated tensor) */
     float lut[3][256];
-    for (int c = 0; c < ds->c; c++)
+    for (int c = 0; c < out_c; c++)
         for (int p = 0; p < 256; p++) {
             float v = (float)p / 255.0f;
             lut[c][p] = (v - ds->mean[c]) / ds->std[c];
@@ -96,7 +98,7 @@ void dataset_gather(float *x, int32_t *y, const dataset *ds, const int32_t *idx,
             int c = ds->c == 1 ? 0 : oc;
             const uint8_t *p = src + (size_t)c * hw;
             float *o = x + ((size_t)b * out_c + oc) * hw;
-            for (size_t i = 0; i < hw; i++) o[i] = lut[c][p[i]];
+            for (size_t i = 0; i < hw; i++) o[i] = lut[oc][p[i]];
         }
         if (y) y[b] = ds->y[idx[b]];
     }
