@@ -1,13 +1,16 @@
 /* cmd_eval.c - `dann eval`: accuracy, per-class accuracy and confusion matrix of a checkpoint on
  * a labelled dataset, as a readable report or one JSON object (--json). The images go through
- * the same pipeline as in training (data.h: decoded once, resized to the model's input, the
- * dataset kind's normalisation per batch) and the model runs in eval mode (running BatchNorm
- * statistics, no dropout), via model_evaluate. */
+ * the same pipeline as in training (data.h: decoded once, resized to the model's input, RGB to
+ * grey for a grey network) with the normalisation the checkpoint stores for the chosen domain
+ * (--domain, default target; the data kind's constants for a checkpoint that stores none), the
+ * classes matched to the checkpoint's class names, and the model in eval mode (running
+ * BatchNorm statistics, no dropout), via model_evaluate. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/domains.h"
 #include "cli/json_out.h"
 #include "data/data.h"
 #include "io/checkpoint.h"
@@ -24,30 +27,38 @@ static void usage(FILE *f) {
             "  --model CKPT        checkpoint written by `dann train` or `dann import`\n"
             "  --data SPEC         labelled dataset: mnist:DIR, mnistm:PATH or folder:DIR\n"
             "                      (images are resized to the model's input and normalised as\n"
-            "                      in training: MNIST 0.1307/0.3081, MNIST-M and folders 0.5/0.5)\n"
+            "                      in training: the checkpoint's stored normalisation of the\n"
+            "                      domain; classes are matched to its class names by name)\n"
+            "  --domain source|target   whose stored normalisation (default: the domain whose\n"
+            "                      data SPEC is, by the specs the run read, else the target)\n"
             "  --split test|train  which split of mnist:/mnistm: (default test)\n"
-            "  --max N             evaluate only the first N images\n"
+            "  --max N             evaluate only N images: the first N of mnist:/mnistm:, a\n"
+            "                      seeded sample (--seed, default 1) of a folder\n"
+            "  --seed S            the sample's seed\n"
             "  --json              print one JSON object: model, data, split, n, correct,\n"
             "                      accuracy, per_class (accuracy per true label, null when the\n"
             "                      label has no image), per_class_n, confusion (rows: true label,\n"
-            "                      columns: prediction)\n"
+            "                      columns: prediction), classes (the class names), norm\n"
             "  --threads T         threads for the kernels (default 1)\n"
             "  --help              this text\n");
 }
 
 static void print_text(const char *model, const char *spec, const char *split, const char *arch,
-                       const eval_result *r, const int64_t *conf, int NC) {
+                       const char *norm, const eval_result *r, const int64_t *conf, int NC,
+                       char *const *names) {
     printf("model     %s (%s)\n", model, arch);
     printf("data      %s, %s split, %lld labelled images\n", spec, split, (long long)r->n);
+    printf("norm      %s\n", norm);
     printf("accuracy  %.4f  (%lld / %lld)\n\n", r->accuracy, (long long)r->correct,
            (long long)r->n);
-    printf("per-class accuracy\n  class        n  correct  accuracy\n");
+    printf("per-class accuracy\n  class        n  correct  accuracy%s\n", names ? "  name" : "");
     for (int c = 0; c < NC; c++) {
         int64_t n = 0;
         for (int p = 0; p < NC; p++) n += conf[(size_t)c * NC + p];
         int64_t ok = conf[(size_t)c * NC + c];
-        if (n) printf("  %5d %8lld %8lld    %.4f\n", c, (long long)n, (long long)ok, (double)ok / (double)n);
-        else printf("  %5d %8d %8d         -\n", c, 0, 0);
+        if (n) printf("  %5d %8lld %8lld    %.4f", c, (long long)n, (long long)ok, (double)ok / (double)n);
+        else printf("  %5d %8d %8d         -", c, 0, 0);
+        printf("%s%s\n", names ? "  " : "", names ? names[c] : "");
     }
     printf("\nconfusion matrix (rows: true label, columns: predicted label)\n  true\\pred");
     for (int p = 0; p < NC; p++) printf(" %6d", p);
@@ -55,12 +66,13 @@ static void print_text(const char *model, const char *spec, const char *split, c
     for (int c = 0; c < NC; c++) {
         printf("  %9d", c);
         for (int p = 0; p < NC; p++) printf(" %6lld", (long long)conf[(size_t)c * NC + p]);
-        printf("\n");
+        printf("%s%s\n", names ? "  " : "", names ? names[c] : "");
     }
 }
 
 static void print_json(const char *model, const char *spec, const char *split,
-                       const eval_result *r, const int64_t *conf, int NC) {
+                       const dataset *ds, const eval_result *r, const int64_t *conf, int NC,
+                       char *const *names) {
     printf("{\"model\": ");
     json_string(stdout, model);
     printf(", \"data\": ");
@@ -86,19 +98,35 @@ static void print_json(const char *model, const char *spec, const char *split,
         for (int p = 0; p < NC; p++) printf("%s%lld", p ? ", " : "", (long long)conf[(size_t)c * NC + p]);
         printf("]");
     }
-    printf("]}\n");
+    printf("], \"classes\": ");
+    if (names) {
+        printf("[");
+        for (int c = 0; c < NC; c++) {
+            printf("%s", c ? ", " : "");
+            json_string(stdout, names[c]);
+        }
+        printf("]");
+    } else {
+        printf("null");
+    }
+    printf(", \"norm\": {\"mean\": [%.9g, %.9g, %.9g], \"std\": [%.9g, %.9g, %.9g]}}\n",
+           ds->mean[0], ds->mean[1], ds->mean[2], ds->std[0], ds->std[1], ds->std[2]);
 }
 
 int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *spec = NULL;
     static const char *const splits[] = {"train", "test", NULL};
-    int split = 1, json = 0, max_n = 0, threads = 1;
+    static const char *const domains[] = {"source", "target", NULL};
+    int split = 1, json = 0, max_n = 0, threads = 1, domain = -1;
+    uint64_t seed = 1;
     args_parser ap;
     args_init(&ap, "eval", argc, argv);
     while (args_next(&ap)) {
         if (args_is(&ap, "--model")) args_str(&ap, &model_path);
         else if (args_is(&ap, "--data")) args_str(&ap, &spec);
         else if (args_is(&ap, "--split")) args_choice(&ap, splits, &split);
+        else if (args_is(&ap, "--domain")) args_choice(&ap, domains, &domain);
+        else if (args_is(&ap, "--seed")) args_u64(&ap, &seed);
         else if (args_is(&ap, "--max")) args_int(&ap, 1, 1 << 30, &max_n);
         else if (args_is(&ap, "--threads")) args_int(&ap, 1, 1024, &threads);
         else if (args_is(&ap, "--json")) args_flag(&ap, &json);
@@ -116,14 +144,39 @@ int cmd_eval(int argc, char **argv) {
     dann_model *m = NULL;
     dataset ds = {0};
     int64_t *conf = NULL;
-    int rc = 1, C, H, W, NC;
-    if (ckpt_load(model_path, EVAL_BATCH, &m, NULL, NULL, &err)) goto done;
+    char **names = NULL, norm[200], nv[128];
+    int rc = 1, C, H, W, NC, n_names = 0;
+    static ckpt_info info;  /* 64 KiB of kv: not on the stack */
+    if (ckpt_peek(model_path, &info, &err) || ckpt_load(model_path, EVAL_BATCH, &m, NULL, NULL, &err))
+        goto done;
     dann_model_shape(m, &C, &H, &W, &NC);
     if (dataset_load(&ds, spec, split ? DATA_TEST : DATA_TRAIN, H, W, &err)) goto done;
-    if (ds.n_classes > NC) {
+    if (C == 1) dataset_to_grey(&ds);  /* as train does for a grey network */
+    if (domain_kv_classes(info.meta.kv, &names, &n_names)) {
+        char what[4200];
+        snprintf(what, sizeof what, "the model %s", model_path);
+        if (n_names != NC) {
+            dann_fail(&err, DANN_ERR_FORMAT, "%s: %d class names for %d classes", model_path,
+                      n_names, NC);
+            goto done;
+        }
+        if (domain_match(&ds, spec, (const char *const *)names, NC, what, 1, &err)) goto done;
+    } else if (ds.n_classes > NC) {
         dann_fail(&err, DANN_ERR_ARG, "%s: %d classes, but the model in %s predicts %d", spec,
                   ds.n_classes, model_path, NC);
         goto done;
+    }
+    const char *dom = domain >= 0 ? domains[domain] : domain_kv_guess(info.meta.kv, spec);
+    if (domain_kv_norm(info.meta.kv, dom, ds.mean, ds.std)) {
+        norm_format(nv, sizeof nv, ds.mean, ds.std, 6);
+        snprintf(norm, sizeof norm, "%s (the %s domain's, stored in the checkpoint)", nv, dom);
+    } else {
+        norm_format(nv, sizeof nv, ds.mean, ds.std, 6);
+        snprintf(norm, sizeof norm, "%s (the data kind's; the checkpoint stores none)", nv);
+    }
+    if (max_n && domain_spec_is_sorted(spec)) {  /* a folder is sorted by class: sample it */
+        if (dataset_subsample(&ds, max_n, seed, &err)) goto done;
+        max_n = 0;
     }
     if (!(conf = dann_calloc((size_t)NC * NC, sizeof *conf, &err))) goto done;
     eval_result r;
@@ -132,13 +185,14 @@ int cmd_eval(int argc, char **argv) {
         dann_fail(&err, DANN_ERR_ARG, "%s: no labelled images to evaluate", spec);
         goto done;
     }
-    if (json) print_json(model_path, spec, splits[split], &r, conf, NC);
-    else print_text(model_path, spec, splits[split], dann_model_arch(m), &r, conf, NC);
+    if (json) print_json(model_path, spec, splits[split], &ds, &r, conf, NC, names);
+    else print_text(model_path, spec, splits[split], dann_model_arch(m), norm, &r, conf, NC, names);
     if (fflush(stdout) || ferror(stdout)) dann_fail(&err, DANN_ERR_IO, "stdout: write error");
     else rc = 0;
 done:
     if (rc) args_fail("eval", &err);
     free(conf);
+    free(names);
     dataset_free(&ds);
     dann_model_free(m);
     return rc;

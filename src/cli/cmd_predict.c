@@ -1,15 +1,17 @@
-/* cmd_predict.c - `dann predict`: the predicted label and the class probabilities of a
- * checkpoint for individual PNG files.
+/* cmd_predict.c - `dann predict`: the predicted label (and class name) and the class
+ * probabilities of a checkpoint for individual PNG or JPEG files.
  *
- * Each image goes through the reference's test-time pipeline: decoded to 8-bit RGB or grey
- * (png_decode; alpha dropped), resized to the model's input (28x28 for py3) with PIL's bilinear
- * filter (resize_bilinear_pil, as torchvision's Resize(28) does for the square MNIST / MNIST-M
- * images; a non-square image is stretched), grey repeated over the 3 channels, then
- * ToTensor + Normalize in float32: v = ((float)pix / 255 - mean[c]) / std[c]. The default
- * normalisation is the one the model saw in training for that kind of image: MNIST-M's
- * 0.5/0.5 per channel for colour images, MNIST's 0.1307/0.3081 for grey ones; --mean/--std
- * override it. Every file is decoded before anything is printed, so an unreadable file fails
- * the command with no partial output. */
+ * Each image goes through the pipeline of `dann train` and `dann eval` (data.h): decoded to
+ * 8-bit RGB or grey (image_decode; alpha dropped), resized to the model's input with PIL's
+ * bilinear filter (resize_bilinear_pil, as torchvision's Resize does; a non-square image is
+ * stretched), turned into PIL's grey (L) for a grey network or repeated over 3 channels for a
+ * colour one, then ToTensor + Normalize in float32: v = ((float)pix / 255 - mean[c]) / std[c]
+ * with the normalisation the checkpoint stores for the chosen domain (--domain, default
+ * target), so predict and eval give one image the same numbers. A checkpoint that stores none
+ * (written by `dann import`, or before normalisation was stored) gets the reference's rule:
+ * MNIST-M's 0.5/0.5 per channel for colour images, MNIST's 0.1307/0.3081 for grey ones.
+ * --mean/--std override both. Every file is decoded before anything is printed, so an
+ * unreadable file fails the command with no partial output. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/domains.h"
 #include "cli/json_out.h"
 #include "data/data.h"
 #include "io/checkpoint.h"
@@ -26,24 +29,26 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: dann predict --model CKPT [options] IMAGE.png ...\n"
+            "usage: dann predict --model CKPT [options] IMAGE ...\n"
             "\n"
-            "Predicted label and class probabilities for each PNG image.\n"
+            "Predicted label (and class name) and class probabilities for each PNG or JPEG image.\n"
             "\n"
             "  --model CKPT      checkpoint written by `dann train` or `dann import`\n"
-            "  --json            print one JSON object: {\"model\", \"predictions\": [{\"file\",\n"
-            "                    \"label\", \"probs\" (10 values), \"grey\"}, ...]}\n"
+            "  --json            print one JSON object: {\"model\", \"domain\", \"predictions\":\n"
+            "                    [{\"file\", \"label\", \"class\", \"grey\", \"probs\"}, ...]}\n"
+            "  --domain source|target   whose stored normalisation (default target)\n"
             "  --mean M[,M,M]    normalisation mean, one value or one per channel (R,G,B)\n"
             "  --std S[,S,S]     normalisation std, same form\n"
             "  --threads T       threads for the kernels (default 1)\n"
             "  --help            this text\n"
             "\n"
-            "Pipeline (as torchvision's Resize(28) + ToTensor + Normalize): the PNG is decoded\n"
-            "(alpha dropped), resized to 28x28 with PIL's bilinear filter (non-square images\n"
-            "are stretched), grey is repeated over the 3 channels, and each channel becomes\n"
-            "(pixel/255 - mean) / std in float32. Default normalisation: colour images use\n"
-            "MNIST-M's mean 0.5, std 0.5 per channel; grey images use MNIST's mean 0.1307,\n"
-            "std 0.3081. --mean/--std replace both defaults.\n");
+            "Pipeline (that of train and eval: torchvision's Resize + ToTensor + Normalize): the\n"
+            "image is decoded (alpha dropped), resized to the model's input with PIL's bilinear\n"
+            "filter (non-square images are stretched), made grey (PIL's L) for a grey network or\n"
+            "repeated over 3 channels for a colour one, and each channel becomes\n"
+            "(pixel/255 - mean) / std in float32, with the domain's normalisation stored in the\n"
+            "checkpoint. A checkpoint that stores none: colour images use MNIST-M's 0.5/0.5,\n"
+            "grey ones MNIST's 0.1307/0.3081. --mean/--std replace them.\n");
 }
 
 /* Parses "a" or "a,b,c" into v[3] (a single value fills all three). */
@@ -93,7 +98,8 @@ static dann_status read_all(const char *path, uint8_t **buf, size_t *len, dann_e
     return DANN_OK;
 }
 
-/* Decodes, resizes and normalises one file into x (C, H, W); *grey tells the image's kind. */
+/* Decodes, resizes and normalises one file into x (C, H, W); *grey tells the image's kind. The
+ * normalisation: mean_opt/std_opt when given, else the reference's rule by colour. */
 static dann_status load_image(float *x, int C, int H, int W, const char *path, const float *mean_opt,
                               const float *std_opt, int *grey, dann_error *err) {
     static const float colour_mean[3] = {0.5f, 0.5f, 0.5f}, colour_std[3] = {0.5f, 0.5f, 0.5f};
@@ -104,13 +110,9 @@ static dann_status load_image(float *x, int C, int H, int W, const char *path, c
     int c, h, w;
     dann_status st = read_all(path, &buf, &len, err);
     if (st) return st;
-    st = png_decode(buf, len, path, &pix, &c, &h, &w, err);
+    st = image_decode(buf, len, path, &pix, &c, &h, &w, err);
     free(buf);
     if (st) return st;
-    if (c != 1 && C == 1) {
-        free(pix);
-        return dann_fail(err, DANN_ERR_FORMAT, "%s: a colour image, but the model reads grey images", path);
-    }
     if (!(small = malloc((size_t)c * H * W))) {
         free(pix);
         return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory resizing", path);
@@ -118,6 +120,11 @@ static dann_status load_image(float *x, int C, int H, int W, const char *path, c
     resize_bilinear_pil(small, H, W, pix, c, h, w);
     free(pix);
     *grey = c == 1;
+    if (c == 3 && C == 1) {  /* a grey network: PIL's L of the resized image, as train does */
+        dataset one = {.n = 1, .c = 3, .h = H, .w = W, .pix = small};
+        dataset_to_grey(&one);
+        c = 1;
+    }
     const float *mean = mean_opt ? mean_opt : *grey ? grey_mean : colour_mean;
     const float *sd = std_opt ? std_opt : *grey ? grey_std : colour_std;
     const size_t plane = (size_t)H * W;
@@ -134,7 +141,8 @@ static dann_status load_image(float *x, int C, int H, int W, const char *path, c
 
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *mean_s = NULL, *std_s = NULL;
-    int json = 0, threads = 1, n = 0;
+    static const char *const domains[] = {"source", "target", NULL};
+    int json = 0, threads = 1, n = 0, domain = 1;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     if (!files) {
         fprintf(stderr, "dann predict: out of memory\n");
@@ -146,6 +154,7 @@ int cmd_predict(int argc, char **argv) {
         if (args_is(&ap, "--model")) args_str(&ap, &model_path);
         else if (args_is(&ap, "--mean")) args_str(&ap, &mean_s);
         else if (args_is(&ap, "--std")) args_str(&ap, &std_s);
+        else if (args_is(&ap, "--domain")) args_choice(&ap, domains, &domain);
         else if (args_is(&ap, "--threads")) args_int(&ap, 1, 1024, &threads);
         else if (args_is(&ap, "--json")) args_flag(&ap, &json);
         else if (args_is(&ap, "--help") || args_is(&ap, "-h")) {
@@ -177,9 +186,23 @@ int cmd_predict(int argc, char **argv) {
     dann_error err = {0};
     dann_model *m = NULL;
     float *x = NULL, *logp = NULL;
-    int *grey = NULL, C, H, W, NC;
-    if (ckpt_load(model_path, n < PREDICT_BATCH ? n : PREDICT_BATCH, &m, NULL, NULL, &err)) goto done;
+    int *grey = NULL, C, H, W, NC, n_names = 0, stored = 0;
+    char **names = NULL;
+    static ckpt_info info;  /* 64 KiB of kv: not on the stack */
+    if (ckpt_peek(model_path, &info, &err) ||
+        ckpt_load(model_path, n < PREDICT_BATCH ? n : PREDICT_BATCH, &m, NULL, NULL, &err))
+        goto done;
     dann_model_shape(m, &C, &H, &W, &NC);
+    /* the stored normalisation fills what --mean / --std do not give */
+    float st_mean[3], st_std[3];
+    if ((stored = domain_kv_norm(info.meta.kv, domains[domain], st_mean, st_std))) {
+        if (!mean_s) memcpy(mean, st_mean, sizeof mean), mean_s = "stored";
+        if (!std_s) memcpy(sd, st_std, sizeof sd), std_s = "stored";
+    }
+    if (domain_kv_classes(info.meta.kv, &names, &n_names) && n_names != NC) {
+        free(names);  /* not this model's: show the labels only */
+        names = NULL;
+    }
     const size_t img = (size_t)C * H * W;
     x = dann_calloc((size_t)n * img, sizeof *x, &err);
     logp = dann_calloc((size_t)n * NC, sizeof *logp, &err);
@@ -194,7 +217,7 @@ int cmd_predict(int argc, char **argv) {
     if (json) {
         printf("{\"model\": ");
         json_string(stdout, model_path);
-        printf(", \"predictions\": [");
+        printf(", \"domain\": %s, \"predictions\": [", stored ? domain ? "\"target\"" : "\"source\"" : "null");
     }
     for (int i = 0; i < n; i++) {
         const float *lp = logp + (size_t)i * NC;
@@ -204,11 +227,15 @@ int cmd_predict(int argc, char **argv) {
         if (json) {
             printf("%s{\"file\": ", i ? ", " : "");
             json_string(stdout, files[i]);
-            printf(", \"label\": %d, \"grey\": %s, \"probs\": [", best, grey[i] ? "true" : "false");
+            printf(", \"label\": %d, \"class\": ", best);
+            if (names) json_string(stdout, names[best]);
+            else printf("null");
+            printf(", \"grey\": %s, \"probs\": [", grey[i] ? "true" : "false");
             for (int k = 0; k < NC; k++) printf("%s%.9g", k ? ", " : "", exp((double)lp[k]));
             printf("]}");
         } else {
-            printf("%s  label %d  p %.4f  probs", files[i], best, exp((double)lp[best]));
+            printf("%s  label %d%s%s%s  p %.4f  probs", files[i], best, names ? " (" : "",
+                   names ? names[best] : "", names ? ")" : "", exp((double)lp[best]));
             for (int k = 0; k < NC; k++) printf(" %.4f", exp((double)lp[k]));
             printf("\n");
         }
@@ -221,6 +248,7 @@ done:
     free(x);
     free(logp);
     free(grey);
+    free(names);
     free(files);
     dann_model_free(m);
     return rc;

@@ -670,7 +670,8 @@ int cmd_train(int argc, char **argv) {
                                         a.resume ? "stored" : k < 2 ? a.source_norm : a.target_norm,
                                         load_seconds[k]);
     }
-    if (domain_kv_put(data_kv, labelled, &src, a.target ? &tgt : NULL, &err)) {
+    const char *const specs[4] = {a.source, src_test, a.target, tgt_test};
+    if (domain_kv_put(data_kv, labelled, &src, a.target ? &tgt : NULL, specs, &err)) {
         rc = args_fail(CMD, &err);
         goto out;
     }

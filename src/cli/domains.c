@@ -139,10 +139,10 @@ void domain_print(const dataset *ds, const char *spec, int C, int H, int W, cons
     if (ds->in_h_min == H && ds->in_h_max == H && ds->in_w_min == W && ds->in_w_max == W)
         snprintf(size, sizeof size, "%dx%d as stored", H, W);
     else if (ds->in_h_min == ds->in_h_max && ds->in_w_min == ds->in_w_max)
-        snprintf(size, sizeof size, "%dx%d -> %dx%d", ds->in_w_max, ds->in_h_max, W, H);
+        snprintf(size, sizeof size, "%dx%d -> %dx%d", ds->in_h_max, ds->in_w_max, H, W);
     else
-        snprintf(size, sizeof size, "%d..%dx%d..%d -> %dx%d", ds->in_w_min, ds->in_w_max,
-                 ds->in_h_min, ds->in_h_max, W, H);
+        snprintf(size, sizeof size, "%d..%dx%d..%d -> %dx%d", ds->in_h_min, ds->in_h_max,
+                 ds->in_w_min, ds->in_w_max, H, W);
     const int grey = ds->n_grey, rgb = ds->n - ds->n_grey;
     const char *stored = rgb == 0 ? "grey" : grey == 0 ? "RGB" : "mixed";
     if (C == 1)
@@ -174,10 +174,17 @@ dann_status domain_match(dataset *ds, const char *spec, const char *const *ref_n
     return DANN_OK;
 }
 
+static const char *const DATA_KEYS[4] = {"data.source", "data.source_test", "data.target",
+                                         "data.target_test"};
+
 dann_status domain_kv_put(char *kv, const dataset *labelled, const dataset *src,
-                          const dataset *tgt, dann_error *err) {
+                          const dataset *tgt, const char *const specs[4], dann_error *err) {
     char v[160], key[32];
     dann_status st = DANN_OK;
+    for (int k = 0; k < 4 && specs; k++) {
+        dann_error ignored;
+        if (specs[k]) ckpt_kv_set(kv, DATA_KEYS[k], specs[k], &ignored);
+    }
     const dataset *dom[2] = {src, tgt};
     const char *role[2] = {"norm.source", "norm.target"};
     for (int k = 0; k < 2 && !st; k++) {
@@ -232,4 +239,17 @@ int domain_kv_classes(const char *kv, char ***names, int *n) {
     *names = out;
     *n = (int)count;
     return 1;
+}
+
+const char *domain_kv_guess(const char *kv, const char *spec) {
+    char v[4096];
+    for (int k = 0; k < 4; k++)
+        if (ckpt_kv_get(kv, DATA_KEYS[k], v, sizeof v) && !strcmp(v, spec))
+            return k < 2 ? "source" : "target";
+    const char *colon = strchr(spec, ':');
+    const size_t plen = colon ? (size_t)(colon - spec) + 1 : 0;
+    int match[2] = {0, 0};
+    for (int k = 0; k < 4 && plen; k++)
+        if (ckpt_kv_get(kv, DATA_KEYS[k], v, sizeof v) && !strncmp(v, spec, plen)) match[k / 2] = 1;
+    return match[0] && !match[1] ? "source" : "target";
 }

@@ -12,7 +12,8 @@
  *   M/S        given values: one mean and one std, or three each ("0.5,0.4,0.3/0.2,0.2,0.2")
  * Checkpoint key/value lines (docs/CHECKPOINT.md):
  *   norm.source=M0,M1,M2/S0,S1,S2   norm.target=...   (float32 values, %.9g: exact)
- *   classes=N  class.0=NAME ... class.N-1=NAME     (the class head's names, when known) */
+ *   classes=N  class.0=NAME ... class.N-1=NAME     (the class head's names, when known)
+ *   data.source=SPEC  data.source_test=SPEC  data.target=SPEC  data.target_test=SPEC */
 #ifndef DANN_CLI_DOMAINS_H
 #define DANN_CLI_DOMAINS_H
 
@@ -60,9 +61,15 @@ void domain_print(const dataset *ds, const char *spec, int C, int H, int W, cons
 dann_status domain_match(dataset *ds, const char *spec, const char *const *ref_names, int ref_n,
                          const char *ref_what, int quiet, dann_error *err);
 
-/* The data a checkpoint keeps: the class names and each domain's normalisation, as kv lines. */
+/* The data a checkpoint keeps: the class names, each domain's normalisation and the specs the
+ * run read (specs: source, source test, target, target test; NULL entries are left out; a spec
+ * that cannot be a kv value is left out too), as kv lines. */
 dann_status domain_kv_put(char *kv, const dataset *labelled, const dataset *src,
-                          const dataset *tgt, dann_error *err);
+                          const dataset *tgt, const char *const specs[4], dann_error *err);
+/* Which domain's normalisation suits data `spec` for a checkpoint's kv: the domain whose stored
+ * spec (training or test) it is, else the one domain whose data kind (prefix) it shares, else
+ * the target. Returns "source" or "target". */
+const char *domain_kv_guess(const char *kv, const char *spec);
 /* The stored normalisation of `role` ("source" or "target"); 0 when the checkpoint has none. */
 int domain_kv_norm(const char *kv, const char *role, float mean[3], float std[3]);
 /* The stored class names: *names (one allocation, free()) and *n; 0 when there are none. */
