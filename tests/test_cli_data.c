@@ -452,6 +452,11 @@ TEST(cli_data_lambda_max_gamma_and_source_only) {
     r = run_dann(so);
     CHECK(r->rc == 0 && strstr(r->out, "source-test") && strstr(r->out, "final: source test"),
           "source-only without a target: %d %s %s", r->rc, r->out, r->err);
+    char so_ckpt[800];
+    snprintf(so_ckpt, sizeof so_ckpt, "%s/so/last.ckpt", dir);
+    const char *sr[] = {"train", "--resume", so_ckpt, "--threads", "1", "--quiet", NULL};
+    r = run_dann(sr);
+    CHECK(r->rc == 0, "resuming a source-only run without a target: %d %s", r->rc, r->err);
     const char *dn[] = {"train", "--source", spec("folder", a), "--out", pathf(dir, "dn"), NULL};
     r = run_dann(dn);
     CHECK_FAILS(r, 2, "--target", "source-only", "dann without a target");

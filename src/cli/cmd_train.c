@@ -284,6 +284,8 @@ static int merge_resume(train_args *a, run_info *r) {
     if (a->mode >= 0 && strcmp(MODES[a->mode], r->mode))
         return args_usage(CMD, "--mode %s differs from the run being resumed (%s)", MODES[a->mode],
                           r->mode);
+    for (int k = 0; a->mode < 0 && MODES[k]; k++)
+        if (!strcmp(MODES[k], r->mode)) a->mode = k;  /* e.g. source-only needs no target */
     const char *given[2] = {a->select, a->average}, *stored[2] = {r->select, r->average};
     const char *names[2] = {"--select", "--average"};
     for (int k = 0; k < 2; k++) {

@@ -123,6 +123,6 @@ dann_status image_decode(const uint8_t *buf, size_t len, const char *name, uint8
     if (jpeg_is_jpeg(buf, len)) return jpeg_decode(buf, len, name, pix, c, h, w, err);
     if (len >= 8 && !memcmp(buf, png_sig, 8)) return png_decode(buf, len, name, pix, c, h, w, err);
     *pix = NULL;
-    return dann_fail(err, DANN_ERR_FORMAT, "%s: neither a PNG nor a JPEG file (unknown signature)",
+    return dann_fail(err, DANN_ERR_FORMAT, "%s: not a PNG or JPEG file (unknown signature)",
                      name);
 }
