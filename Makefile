@@ -50,7 +50,8 @@ ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
 MPI ?= $(if $(and $(filter $(ARCH),$(shell uname -m)),$(shell command -v mpicc 2>/dev/null)),1,0)
 ifeq ($(MPI),1)
   MPI_CFLAGS := -DDANN_MPI $(shell mpicc --showme:compile 2>/dev/null)
-  override LDLIBS += $(shell mpicc --showme:link 2>/dev/null)
+  MPI_LDLIBS := $(shell mpicc --showme:link 2>/dev/null)
+  override LDLIBS += $(MPI_LDLIBS)
 $(BUILD)/obj/src/cli/mpi.o: override CFLAGS += $(MPI_CFLAGS)
 endif
 
@@ -169,6 +170,99 @@ bench: $(BUILD)/dann
 
 bench-compare: $(BUILD)/dann
 	/usr/bin/python3 bench/compare.py
+
+
+# ---- Installing: the shared library, make install, the examples, Debian packages ----------------
+# One set of library objects makes both libdann.a and the shared library: position-independent
+# (Debian's gcc builds position-independent executables anyway) and with hidden visibility, so
+# that the shared library exports only what include/dann.h marks DANN_API, which the export list
+# src/libdann.map names too (the suite's exports_match_header compares nm -D with the header).
+# The soname's major and the file's major.minor come from the header's DANN_VERSION_* (their
+# rules: docs/VERSIONING.md). A distributable build must not use -march=native: give CFLAGS (the
+# Debian build takes dpkg-buildflags'); the per-ISA kernel objects keep their own -m flags and are
+# chosen at run time.
+$(LIB_OBJ) $(V16_OBJ): override CFLAGS += -fPIC -fvisibility=hidden
+DANN_MAJOR := $(shell sed -n 's/^.define DANN_VERSION_MAJOR \([0-9]*\).*/\1/p' include/dann.h)
+DANN_MINOR := $(shell sed -n 's/^.define DANN_VERSION_MINOR \([0-9]*\).*/\1/p' include/dann.h)
+DANN_PATCH := $(shell sed -n 's/^.define DANN_VERSION_PATCH \([0-9]*\).*/\1/p' include/dann.h)
+SONAME := libdann.so.$(DANN_MAJOR)
+SOFILE := libdann.so.$(DANN_MAJOR).$(DANN_MINOR)
+# What the library itself links: LDLIBS without the CLI's MPI (cairo and liblinear are not in it).
+LIB_LDLIBS = $(filter-out $(MPI_LDLIBS),$(LDLIBS))
+
+all: $(BUILD)/$(SOFILE)
+$(BUILD)/$(SOFILE): $(LIB_OBJ) $(V16_OBJ) src/libdann.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=src/libdann.map \
+	  -Wl,--no-undefined $(LIB_OBJ) $(V16_OBJ) $(LIB_LDLIBS) -o $@
+	ln -sf $(SOFILE) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libdann.so
+
+# examples/*.c see the public header alone (no -Isrc) and link the shared library; `make test`
+# builds them and the suite runs them (examples_*).
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+EXAMPLE_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
+EXAMPLE_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Iinclude $(if $(filter 1,$(SANITIZE)),$(EXAMPLE_SAN))
+$(BUILD)/examples/%: examples/%.c include/dann.h $(BUILD)/$(SOFILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) $< -o $@ $(LDFLAGS) -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -ldann
+test: $(EXAMPLES) $(BUILD)/$(SOFILE)
+
+# make install [PREFIX=/usr/local] [DESTDIR=...] [LIBDIR=...]; make uninstall with the same.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/dann
+# dann.pc: Requires.private names the pkg-config modules of the libraries libdann links,
+# Libs.private the rest of its link line (OpenBLAS, libm, OpenMP), for static linking. libarchive
+# stays a plain -larchive: Debian's libarchive.pc lists the libraries of its own static build
+# (acl, zstd, lz4, ...), whose -dev packages libarchive-dev does not bring, so `pkg-config
+# --static` through it fails on a system that has only libarchive-dev.
+PC_MODULES := libpng:-lpng zlib:-lz libjpeg:-ljpeg
+PC_REQUIRES = $(foreach m,$(PC_MODULES),$(if $(filter $(word 2,$(subst :, ,$(m))),$(LIB_LDLIBS)),$(word 1,$(subst :, ,$(m)))))
+PC_LIBS_PRIVATE = $(filter-out $(foreach m,$(PC_MODULES),$(word 2,$(subst :, ,$(m)))),$(LIB_LDLIBS)) $(filter -fopenmp,$(LDFLAGS))
+DOC_FILES := README.md $(wildcard docs/*.md docs/*.png)
+
+.PHONY: install uninstall deb deps-deb
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples
+	install -m 755 $(BUILD)/dann $(DESTDIR)$(BINDIR)/dann
+	install -m 644 $(BUILD)/libdann.a $(DESTDIR)$(LIBDIR)/libdann.a
+	install -m 755 $(BUILD)/$(SOFILE) $(DESTDIR)$(LIBDIR)/$(SOFILE)
+	ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdann.so
+	install -m 644 include/dann.h $(DESTDIR)$(INCLUDEDIR)/dann.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	  -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+	  -e 's|@VERSION@|$(DANN_MAJOR).$(DANN_MINOR).$(DANN_PATCH)|g' \
+	  -e 's|@REQUIRES_PRIVATE@|$(strip $(PC_REQUIRES))|g' -e 's|@LIBS_PRIVATE@|$(strip $(PC_LIBS_PRIVATE))|g' \
+	  src/dann.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/dann.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/dann.pc
+	install -m 644 docs/dann.1 $(DESTDIR)$(MANDIR)/man1/dann.1
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 644 $(filter docs/%,$(DOC_FILES)) $(DESTDIR)$(DOCDIR)/docs/
+	install -m 644 $(wildcard examples/*.c examples/README.md) $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/dann $(DESTDIR)$(LIBDIR)/libdann.a $(DESTDIR)$(LIBDIR)/$(SOFILE) \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdann.so \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/dann.pc $(DESTDIR)$(INCLUDEDIR)/dann.h \
+	  $(DESTDIR)$(MANDIR)/man1/dann.1
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# make deb: the Debian packages libdann0, libdann-dev and dann (debian/), built with
+# dpkg-buildpackage in a copy of the tree in a temporary folder (it writes its outputs into the
+# source tree's parent folder) and collected in $(BUILD)/deb/. DEB_DEPS: what that step alone needs.
+DEB_DEPS := debhelper dpkg-dev fakeroot
+DEPS += pkgconf
+deps-deb: deps
+	@dpkg -s $(DEB_DEPS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEB_DEPS); }
+deb: deps-deb
+	tools/build_deb.sh $(BUILD)/deb
+# ---- end of installing ---------------------------------------------------------------------------
 
 clean:
 	rm -rf build build-san build-arm

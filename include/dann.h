@@ -22,7 +22,25 @@
 extern "C" {
 #endif
 
+/* The version of this header. The shared library's soname is libdann.so.MAJOR: MAJOR changes
+ * with any change that breaks programs built against an earlier header (a removed or changed
+ * function, a public struct or enum laid out differently), MINOR with additions, PATCH with
+ * fixes (docs/VERSIONING.md). */
+#define DANN_VERSION_MAJOR 0
+#define DANN_VERSION_MINOR 1
+#define DANN_VERSION_PATCH 0
 #define DANN_VERSION_STRING "0.1.0"
+/* One number for comparisons: MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define DANN_VERSION (DANN_VERSION_MAJOR * 10000 + DANN_VERSION_MINOR * 100 + DANN_VERSION_PATCH)
+
+/* Marks the functions the shared library exports; everything else in it is hidden (it is built
+ * with -fvisibility=hidden and the export list src/libdann.map). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define DANN_API __attribute__((visibility("default")))
+#else
+#define DANN_API
+#endif
+
 
 typedef enum {
     DANN_OK = 0,
@@ -40,7 +58,12 @@ typedef struct {
 } dann_error;
 
 /* A short English name for a status ("I/O error", ...). */
-const char *dann_status_str(dann_status s);
+DANN_API const char *dann_status_str(dann_status s);
+
+/* The version of the library actually linked, as DANN_VERSION computes it; *str (when not NULL)
+ * receives its "MAJOR.MINOR.PATCH" text. A program built against this header can compare it with
+ * DANN_VERSION: a different MAJOR means the header and the library disagree on the ABI. */
+DANN_API int dann_version(const char **str);
 
 /* A batch of B inputs: dense x (B, C, H, W) floats (a vector input as (B, D)), or, for a network
  * whose first layer is fc on a vector input, a sparse batch in CSR form: the non-zeros of row b
@@ -65,35 +88,35 @@ typedef struct dann_model dann_model;
  * initialisation drawn from an RNG seeded with `seed`. max_batch bounds the batch size of every
  * later call (the activation memory is allocated once, here). A description that does not
  * compile gives DANN_ERR_ARG with a one-line message naming the layer. */
-dann_status dann_model_new(dann_model **out, const char *arch, uint64_t seed, int max_batch,
-                           dann_error *err);
-void dann_model_free(dann_model *m);
+DANN_API dann_status dann_model_new(dann_model **out, const char *arch, uint64_t seed,
+                                    int max_batch, dann_error *err);
+DANN_API void dann_model_free(dann_model *m);
 
 /* The preset the model was made from, or "custom" for a description. */
-const char *dann_model_arch(const dann_model *m);
+DANN_API const char *dann_model_arch(const dann_model *m);
 /* The model's network as canonical description text (the same network compiles from it). */
-const char *dann_model_description(const dann_model *m);
+DANN_API const char *dann_model_description(const dann_model *m);
 /* Writes into buf (cap bytes) the canonical description of `arch` (a preset name or a
  * description) with its input changed to (c, h, w) - for a vector network c numbers, h = w = 1 -
  * and the class head's output to n_classes, each only when > 0. Returns DANN_ERR_ARG (message
  * naming the layer) when the result does not compile or does not fit in buf. */
-dann_status dann_net_adapt(char *buf, size_t cap, const char *arch, int c, int h, int w,
-                           int n_classes, dann_error *err);
+DANN_API dann_status dann_net_adapt(char *buf, size_t cap, const char *arch, int c, int h, int w,
+                                    int n_classes, dann_error *err);
 /* 1 when arch names a preset. */
-int dann_net_is_preset(const char *arch);
+DANN_API int dann_net_is_preset(const char *arch);
 /* The input shape and class count of `arch` (preset or description), checked by compiling it;
  * *is_vector is 1 for a feature-vector input (of c numbers). Any output pointer may be NULL. */
-dann_status dann_net_info(const char *arch, int *c, int *h, int *w, int *n_classes,
-                          int *is_vector, dann_error *err);
+DANN_API dann_status dann_net_info(const char *arch, int *c, int *h, int *w, int *n_classes,
+                                   int *is_vector, dann_error *err);
 /* Input shape (channels, height, width; a vector input of D numbers is (D, 1, 1)) and number
  * of classes. */
-void dann_model_shape(const dann_model *m, int *c, int *h, int *w, int *n_classes);
-int dann_model_max_batch(const dann_model *m);
+DANN_API void dann_model_shape(const dann_model *m, int *c, int *h, int *w, int *n_classes);
+DANN_API int dann_model_max_batch(const dann_model *m);
 
 /* The flat parameter buffer (n floats) and BatchNorm state buffer (running means and
  * variances). Both may be read and written by the caller (e.g. to load weights). */
-float *dann_model_params(dann_model *m, size_t *n);
-float *dann_model_state(dann_model *m, size_t *n);
+DANN_API float *dann_model_params(dann_model *m, size_t *n);
+DANN_API float *dann_model_state(dann_model *m, size_t *n);
 
 /* Named tensors of the model, in PyTorch state_dict() order and naming. kind 0 = parameter
  * (offset into params), 1 = BatchNorm running statistic (offset into state), 2 = a BatchNorm
@@ -106,26 +129,26 @@ typedef struct {
     int64_t shape[4];
     size_t offset, numel;
 } dann_tensor_info;
-int dann_model_tensors(const dann_model *m, int i, dann_tensor_info *info);
+DANN_API int dann_model_tensors(const dann_model *m, int i, dann_tensor_info *info);
 /* The num_batches_tracked counter of tensor i (kind 2): how many training-mode forwards have
  * updated that BatchNorm layer's running statistics. */
-int64_t dann_model_bn_count(const dann_model *m, int i);
-void dann_model_set_bn_count(dann_model *m, int i, int64_t count);
+DANN_API int64_t dann_model_bn_count(const dann_model *m, int i);
+DANN_API void dann_model_set_bn_count(dann_model *m, int i, int64_t count);
 
 /* Eval-mode forward (running BatchNorm statistics, no dropout): class log-probabilities
  * logp (B, n_classes) for images x (B, C, H, W). Any B >= 0; large B is processed in chunks. */
-void dann_model_predict(dann_model *m, const float *x, int B, float *logp);
+DANN_API void dann_model_predict(dann_model *m, const float *x, int B, float *logp);
 /* The same for a dense or sparse batch (sparse: a vector network whose first layer is fc). */
-void dann_model_predict_input(dann_model *m, const dann_input *in, float *logp);
+DANN_API void dann_model_predict_input(dann_model *m, const dann_input *in, float *logp);
 /* 1 when the network's input is a feature vector; 2 when it also accepts sparse batches. */
-int dann_model_input_is_vector(const dann_model *m);
+DANN_API int dann_model_input_is_vector(const dann_model *m);
 
 /* Size of the feature extractor's output (the input of both heads), per example. */
-int dann_model_feature_dim(const dann_model *m);
+DANN_API int dann_model_feature_dim(const dann_model *m);
 /* Eval-mode features (B, dann_model_feature_dim) for images x (B, C, H, W): what both heads see
  * (for t-SNE pictures, the proxy A-distance, ...). Any B >= 0. */
-void dann_model_features(dann_model *m, const float *x, int B, float *feat);
-void dann_model_features_input(dann_model *m, const dann_input *in, float *feat);
+DANN_API void dann_model_features(dann_model *m, const float *x, int B, float *feat);
+DANN_API void dann_model_features_input(dann_model *m, const dann_input *in, float *feat);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Training                                                                                   */
@@ -163,18 +186,19 @@ typedef struct {
  * "paper" (SGD momentum 0.9, mu0 0.01, alpha 10, beta 0.75, lambda ramp with gamma 10) or
  * "shallow" (JMLR Algorithm 1: plain SGD, constant lr 1e-3, constant lambda 0.1 that also
  * scales the domain regressor's step). Returns DANN_ERR_ARG for an unknown name. */
-dann_status dann_train_config_preset(dann_train_config *cfg, const char *preset, dann_error *err);
+DANN_API dann_status dann_train_config_preset(dann_train_config *cfg, const char *preset,
+                                              dann_error *err);
 
 /* The schedules of DANN.md, p in [0, 1]. */
-float dann_lambda_schedule(double p, double gamma);
-float dann_lr_schedule(double lr0, double p, double alpha, double beta);
+DANN_API float dann_lambda_schedule(double p, double gamma);
+DANN_API float dann_lr_schedule(double lr0, double p, double alpha, double beta);
 
 typedef struct dann_trainer dann_trainer;
 
 /* A trainer for model m (which it does not own). seed drives dropout. */
-dann_status dann_trainer_new(dann_trainer **out, dann_model *m, const dann_train_config *cfg,
-                             uint64_t seed, dann_error *err);
-void dann_trainer_free(dann_trainer *t);
+DANN_API dann_status dann_trainer_new(dann_trainer **out, dann_model *m, const dann_train_config *cfg,
+                                      uint64_t seed, dann_error *err);
+DANN_API void dann_trainer_free(dann_trainer *t);
 
 typedef struct {
     float loss_class;       /* NLL of the class head on the labelled batch */
@@ -191,24 +215,24 @@ typedef struct {
  * In SOURCE_ONLY mode xt is ignored; in TARGET_ONLY mode xs/ys are ignored. Returns
  * DANN_ERR_NUMERIC if a loss is not finite: parameters, BatchNorm statistics and optimizer
  * state are then as before the call (only the dropout RNG has moved on). */
-dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys, int Bs,
-                            const float *xt, const int32_t *yt, int Bt, double p,
-                            dann_step_stats *stats, dann_error *err);
+DANN_API dann_status dann_train_step(dann_trainer *t, const float *xs, const int32_t *ys, int Bs,
+                                     const float *xt, const int32_t *yt, int Bt, double p,
+                                     dann_step_stats *stats, dann_error *err);
 
 /* dann_train_step on dense or sparse batches: src (with labels ys) and tgt (labels yt, used only
  * in target-only mode); the same contract. */
-dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const int32_t *ys,
-                                  const dann_input *tgt, const int32_t *yt, double p,
-                                  dann_step_stats *stats, dann_error *err);
+DANN_API dann_status dann_train_step_input(dann_trainer *t, const dann_input *src, const int32_t *ys,
+                                           const dann_input *tgt, const int32_t *yt, double p,
+                                           dann_step_stats *stats, dann_error *err);
 
 /* Optimizer state for checkpoints: step count and the moment buffers (each n_params floats;
  * m2 is NULL for SGD). */
-int64_t dann_trainer_steps(const dann_trainer *t);
-void dann_trainer_set_steps(dann_trainer *t, int64_t steps);
-float *dann_trainer_moments(dann_trainer *t, float **m2);
+DANN_API int64_t dann_trainer_steps(const dann_trainer *t);
+DANN_API void dann_trainer_set_steps(dann_trainer *t, int64_t steps);
+DANN_API float *dann_trainer_moments(dann_trainer *t, float **m2);
 /* The trainer's RNG state (4 words), for bit-exact resume. */
-uint64_t *dann_trainer_rng(dann_trainer *t);
-const dann_train_config *dann_trainer_config(const dann_trainer *t);
+DANN_API uint64_t *dann_trainer_rng(dann_trainer *t);
+DANN_API const dann_train_config *dann_trainer_config(const dann_trainer *t);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Data-parallel steps (docs/SCALING.md)                                                      */
@@ -230,12 +254,12 @@ typedef struct {
 } dann_dist;
 /* Sets t's distribution (chunk 0: none, the default). The model's max batch must hold the whole
  * batch of a step (every rank draws the dropout masks of the whole batch). */
-dann_status dann_trainer_set_dist(dann_trainer *t, const dann_dist *d, dann_error *err);
+DANN_API dann_status dann_trainer_set_dist(dann_trainer *t, const dann_dist *d, dann_error *err);
 /* The examples [*first, *first + *count) of a batch of B that rank d->rank holds. */
-void dann_dist_slice(const dann_dist *d, int B, int *first, int *count);
+DANN_API void dann_dist_slice(const dann_dist *d, int B, int *first, int *count);
 
 /* Threads used by kernels (OpenMP and BLAS). */
-void dann_threads_set(int n);
+DANN_API void dann_threads_set(int n);
 
 #ifdef __cplusplus
 }

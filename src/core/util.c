@@ -1,4 +1,4 @@
-/* util.c - error reporting, asserts and checked allocation. */
+/* util.c - error reporting, asserts, checked allocation and the library's version. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,4 +37,9 @@ const char *dann_status_str(dann_status s) {
     case DANN_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown status";
+}
+
+int dann_version(const char **str) {
+    if (str) *str = DANN_VERSION_STRING;
+    return DANN_VERSION;
 }
