@@ -87,8 +87,8 @@ TEST(install_destdir_pkgconfig_examples) {
 #if defined(__SANITIZE_ADDRESS__)
     SKIP("make install is tested in the plain build (its library is not instrumented)");
 #endif
-    const char *dest = test_tmpdir();
-    char root[600], pc[700];
+    char dest[512], root[600], pc[700];
+    snprintf(dest, sizeof dest, "%s", test_tmpdir());  // its buffer is reused by later calls
     snprintf(root, sizeof root, "%s/usr", dest);
     snprintf(pc, sizeof pc, "PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --define-prefix", root);
 #ifdef _OPENMP
