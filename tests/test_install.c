@@ -1,4 +1,4 @@
-/* test_install.c - the library as people install it (docs/INSTALL.md): the shared library
+/* test_install.c - the library as people install it (README, Install): the shared library
  * exports exactly the functions of include/dann.h and carries its soname; the examples run
  * against the in-tree library; `make install` into a temporary DESTDIR gives a tree from which
  * pkg-config and the examples work without the source tree, linked dynamically and statically;
