@@ -150,3 +150,21 @@ TEST(install_destdir_pkgconfig_examples) {
            build_dir(), root);
     CHECK(r->rc == 0 && r->out[0] == 0, "make uninstall left: %s", r->out);
 }
+
+TEST(version_agrees) {
+    char parts[32];
+    snprintf(parts, sizeof parts, "%d.%d.%d", DANN_VERSION_MAJOR, DANN_VERSION_MINOR, DANN_VERSION_PATCH);
+    CHECK(!strcmp(parts, DANN_VERSION_STRING), "DANN_VERSION_STRING %s, the numbers say %s",
+          DANN_VERSION_STRING, parts);
+    CHECK(DANN_VERSION == DANN_VERSION_MAJOR * 10000 + DANN_VERSION_MINOR * 100 + DANN_VERSION_PATCH,
+          "DANN_VERSION %d", DANN_VERSION);
+    const char *s = NULL;
+    CHECK(dann_version(&s) == DANN_VERSION && s && !strcmp(s, DANN_VERSION_STRING),
+          "dann_version() = %d '%s', want %d '%s'", dann_version(NULL), s ? s : "(null)", DANN_VERSION,
+          DANN_VERSION_STRING);
+    if (!dann_bin()) return;
+    const char *args[] = {"--version", NULL};
+    run_result *r = run_dann(args);
+    CHECK(r->rc == 0 && !strcmp(r->out, "dann " DANN_VERSION_STRING "\n"), "dann --version: %d '%s'",
+          r->rc, r->out);
+}
