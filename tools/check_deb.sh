@@ -26,7 +26,7 @@ ex=/usr/share/doc/libdann-dev/examples/train_custom.c
 [ -f "$ex" ] || fail "$ex is missing"
 cc -std=c11 -Wall -Wextra "$ex" -o ex $(pkg-config --cflags --libs dann)
 cc -std=c11 "$ex" -o ex-static $(pkg-config --cflags --libs --static dann | sed 's/-ldann /-l:libdann.a /')
-ldd ./ex | grep -q "libdann.so.[0-9]* => /usr/lib/" || fail "ex does not load the installed libdann: $(ldd ./ex)"
+ldd ./ex | grep -Eq "libdann\.so\.[0-9]+ => (/usr)?/lib/" || fail "ex does not load the installed libdann: $(ldd ./ex)"
 ! readelf -d ex-static | grep -q libdann || fail "ex-static needs libdann.so"
 ./ex | tee out-shared
 ./ex-static > out-static
