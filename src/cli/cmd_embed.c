@@ -10,6 +10,7 @@
 #include <time.h>
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/vecfit.h"
 #include "io/checkpoint.h"
 #include "viz/dimred.h"
 #include "viz/plot.h"
@@ -29,7 +30,8 @@ static void usage(FILE *f) {
             "  --model CKPT        a checkpoint (repeat for up to %d, e.g. source-only then DANN)\n"
             "  --label NAME        a panel's name, in --model order (default: the file's folder\n"
             "                      and name)\n"
-            "  --source SPEC       source dataset (mnist:DIR, mnistm:PATH, folder:DIR, images:DIR)\n"
+            "  --source SPEC       source dataset (mnist:DIR, mnistm:PATH, folder:DIR, images:DIR,\n"
+            "                      or csv:FILE / svmlight:FILE for a feature-vector model)\n"
             "  --target SPEC       target dataset\n"
             "  --out FILE.png      the picture (written atomically)\n"
             "  --method M          tsne (default), pca, or both (two rows)\n"
@@ -152,6 +154,12 @@ int cmd_embed(int argc, char **argv) {
         }
         C = c2, H = h2, W = w2, NC = nc2;
     }
+    const char *specs[2] = {src, tgt};
+    if (vecfit_kinds("embed", dann_model_input_is_vector(m[0]), specs, 2,
+                     dann_model_description(m[0]))) {
+        rc = 2;
+        goto done;
+    }
     if (sample_load(&S, src, split, n, seed, C, H, W, &err)) goto done;
     if (sample_load(&T, tgt, split, n, seed + 1, C, H, W, &err)) goto done;
     int N = S.n + T.n, rows = method == 2 ? 2 : 1;
@@ -233,7 +241,7 @@ int cmd_embed(int argc, char **argv) {
     printf("wrote %s\n", out);
     rc = 0;
 done:
-    if (rc) args_fail("embed", &err);
+    if (rc == 1) args_fail("embed", &err);
     free(feat);
     free(Y);
     plot_canvas_free(c);

@@ -12,7 +12,9 @@
 #include "cli/cli.h"
 #include "cli/domains.h"
 #include "cli/json_out.h"
+#include "cli/vecfit.h"
 #include "data/data.h"
+#include "data/vec.h"
 #include "io/checkpoint.h"
 #include "model/evaluate.h"
 
@@ -28,7 +30,9 @@ static void usage(FILE *f) {
             "  --data SPEC         labelled dataset: mnist:DIR, mnistm:PATH or folder:DIR\n"
             "                      (images are resized to the model's input and normalised as\n"
             "                      in training: the checkpoint's stored normalisation of the\n"
-            "                      domain; classes are matched to its class names by name)\n"
+            "                      domain; classes are matched to its class names by name);\n"
+            "                      for a feature-vector model csv:FILE or svmlight:FILE (their\n"
+            "                      options as in dann train --help)\n"
             "  --domain source|target   whose stored normalisation (default: the domain whose\n"
             "                      data SPEC is, by the specs the run read, else the target)\n"
             "  --split test|train  which split of mnist:/mnistm: (default test)\n"
@@ -47,7 +51,8 @@ static void print_text(const char *model, const char *spec, const char *split, c
                        const char *norm, const eval_result *r, const int64_t *conf, int NC,
                        char *const *names) {
     printf("model     %s (%s)\n", model, arch);
-    printf("data      %s, %s split, %lld labelled images\n", spec, split, (long long)r->n);
+    printf("data      %s, %s split, %lld labelled %s\n", spec, split, (long long)r->n,
+           vec_spec_is_vector(spec) ? "examples" : "images");
     printf("norm      %s\n", norm);
     printf("accuracy  %.4f  (%lld / %lld)\n\n", r->accuracy, (long long)r->correct,
            (long long)r->n);
@@ -150,9 +155,26 @@ int cmd_eval(int argc, char **argv) {
     if (ckpt_peek(model_path, &info, &err) || ckpt_load(model_path, EVAL_BATCH, &m, NULL, NULL, &err))
         goto done;
     dann_model_shape(m, &C, &H, &W, &NC);
+    const int vec = dann_model_input_is_vector(m);
+    if (vecfit_kinds("eval", vec, &spec, 1, dann_model_description(m))) {
+        rc = 2;
+        goto done;
+    }
     if (dataset_load(&ds, spec, split ? DATA_TEST : DATA_TRAIN, H, W, &err)) goto done;
-    if (C == 1) dataset_to_grey(&ds);  /* as train does for a grey network */
-    if (domain_kv_classes(info.meta.kv, &names, &n_names)) {
+    if (vec && vec_set_dim(&ds, C, &err)) goto done;
+    if (C == 1 && !vec) dataset_to_grey(&ds);  /* as train does for a grey network */
+    if (vec) {
+        /* vectors: the labels are the classes (docs/VECTORS.md), checked against the head */
+        if (ds.n_classes > NC) {
+            dann_fail(&err, DANN_ERR_ARG, "%s: %d classes, but the model in %s predicts %d", spec,
+                      ds.n_classes, model_path, NC);
+            goto done;
+        }
+        if (domain_kv_classes(info.meta.kv, &names, &n_names) && n_names != NC) {
+            free(names);
+            names = NULL;
+        }
+    } else if (domain_kv_classes(info.meta.kv, &names, &n_names)) {
         char what[4200];
         snprintf(what, sizeof what, "the model %s", model_path);
         if (n_names != NC) {
@@ -167,7 +189,9 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     const char *dom = domain >= 0 ? domains[domain] : domain_kv_guess(info.meta.kv, spec);
-    if (domain_kv_norm(info.meta.kv, dom, ds.mean, ds.std)) {
+    if (vec) {
+        snprintf(norm, sizeof norm, "none (feature vectors are used as given)");
+    } else if (domain_kv_norm(info.meta.kv, dom, ds.mean, ds.std)) {
         norm_format(nv, sizeof nv, ds.mean, ds.std, 6);
         snprintf(norm, sizeof norm, "%s (the %s domain's, stored in the checkpoint)", nv, dom);
     } else {
@@ -182,7 +206,8 @@ int cmd_eval(int argc, char **argv) {
     eval_result r;
     if (model_evaluate(m, &ds, max_n, conf, NULL, &r, &err)) goto done;
     if (r.n == 0) {
-        dann_fail(&err, DANN_ERR_ARG, "%s: no labelled images to evaluate", spec);
+        dann_fail(&err, DANN_ERR_ARG, "%s: no labelled %s to evaluate", spec,
+                  vec ? "examples" : "images");
         goto done;
     }
     if (json) print_json(model_path, spec, splits[split], &ds, &r, conf, NC, names);
@@ -190,7 +215,7 @@ int cmd_eval(int argc, char **argv) {
     if (fflush(stdout) || ferror(stdout)) dann_fail(&err, DANN_ERR_IO, "stdout: write error");
     else rc = 0;
 done:
-    if (rc) args_fail("eval", &err);
+    if (rc == 1) args_fail("eval", &err);
     free(conf);
     free(names);
     dataset_free(&ds);

@@ -8,6 +8,8 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/json_out.h"
+#include "cli/vecfit.h"
+#include "data/vec.h"
 #include "io/checkpoint.h"
 #include "viz/pad.h"
 #include "viz/samples.h"
@@ -23,7 +25,8 @@ static void usage(FILE *f) {
             "PAD = 2 (1 - 2e): 2 when a linear classifier separates the domains, about 0 when\n"
             "it cannot tell them apart.\n"
             "\n"
-            "  --source SPEC       source dataset (mnist:DIR, mnistm:PATH, folder:DIR, images:DIR)\n"
+            "  --source SPEC       source dataset (mnist:DIR, mnistm:PATH, folder:DIR, images:DIR,\n"
+            "                      or feature vectors: csv:FILE, svmlight:FILE)\n"
             "  --target SPEC       target dataset\n"
             "  --model CKPT        measure on this checkpoint's features (eval mode); without it,\n"
             "                      on the raw 3x28x28 inputs\n"
@@ -102,12 +105,26 @@ int cmd_pad(int argc, char **argv) {
     sample_set S = {0}, T = {0};
     float *fs = NULL, *ft = NULL;
     int rc = 1, c = 3, h = 28, w = 28, ncls;
+    const char *specs[2] = {src, tgt};
+    int vec = vec_spec_is_vector(src);
     if (model) {
         if (ckpt_load(model, 64, &m, NULL, NULL, &err)) goto done;
         dann_model_shape(m, &c, &h, &w, &ncls);
+        vec = dann_model_input_is_vector(m);
     }
-    if (sample_load(&S, src, split, n, seed, c, h, w, &err)) goto done;
-    if (sample_load(&T, tgt, split, n, seed + 1, c, h, w, &err)) goto done;
+    if (vecfit_kinds("pad", vec, specs, 2, m ? dann_model_description(m) : "the raw inputs")) {
+        rc = 2;
+        goto done;
+    }
+    if (vec) h = w = 1;
+    if (sample_open(&S, src, split, h, w, &err) || sample_open(&T, tgt, split, h, w, &err))
+        goto done;
+    if (vec && !m) {  // raw feature vectors: the dimension of the two files together
+        dataset *const both[2] = {&S.ds, &T.ds};
+        if (vecfit_dim(both, 2, 0, &c, &err)) goto done;
+    }
+    if (sample_draw(&S, n, seed, c, h, w, &err)) goto done;
+    if (sample_draw(&T, n, seed + 1, c, h, w, &err)) goto done;
     int dims = c * h * w;
     const float *xs = S.x, *xt = T.x;
     if (m) {
@@ -131,7 +148,7 @@ int cmd_pad(int argc, char **argv) {
     if (fflush(stdout) || ferror(stdout)) dann_fail(&err, DANN_ERR_IO, "stdout: write error");
     else rc = 0;
 done:
-    if (rc) args_fail("pad", &err);
+    if (rc == 1) args_fail("pad", &err);
     free(fs);
     free(ft);
     sample_free(&S);

@@ -21,6 +21,8 @@
 #include "cli/cli.h"
 #include "cli/domains.h"
 #include "cli/json_out.h"
+#include "cli/predict_vec.h"
+#include "cli/vecfit.h"
 #include "data/data.h"
 #include "io/checkpoint.h"
 
@@ -30,8 +32,12 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: dann predict --model CKPT [options] IMAGE ...\n"
+            "       dann predict --model CKPT [--json] csv:FILE|svmlight:FILE ...\n"
             "\n"
-            "Predicted label (and class name) and class probabilities for each PNG or JPEG image.\n"
+            "Predicted label (and class name) and class probabilities for each PNG or JPEG image,\n"
+            "or, for a checkpoint of a feature-vector network, for each example (line) of the\n"
+            "csv:/svmlight: files (their options as in dann train --help; the files' labels are\n"
+            "not used).\n"
             "\n"
             "  --model CKPT      checkpoint written by `dann train` or `dann import`\n"
             "  --json            print one JSON object: {\"model\", \"domain\", \"predictions\":\n"
@@ -192,6 +198,19 @@ int cmd_predict(int argc, char **argv) {
     if (ckpt_peek(model_path, &info, &err) ||
         ckpt_load(model_path, n < PREDICT_BATCH ? n : PREDICT_BATCH, &m, NULL, NULL, &err))
         goto done;
+    if (dann_model_input_is_vector(m)) {
+        dann_model_shape(m, &C, &H, &W, &NC);
+        if (domain_kv_classes(info.meta.kv, &names, &n_names) && n_names != NC) {
+            free(names);  /* not this model's: show the labels only */
+            names = NULL;
+        }
+        rc = predict_vectors(m, model_path, files, n, json, names, &err);
+        goto done;
+    }
+    if (vecfit_kinds("predict", 0, files, n, dann_model_description(m))) {
+        rc = 2;
+        goto done;
+    }
     dann_model_shape(m, &C, &H, &W, &NC);
     /* the stored normalisation fills what --mean / --std do not give */
     float st_mean[3], st_std[3];
@@ -244,7 +263,7 @@ int cmd_predict(int argc, char **argv) {
     if (fflush(stdout) || ferror(stdout)) dann_fail(&err, DANN_ERR_IO, "stdout: write error");
     else rc = 0;
 done:
-    if (rc) args_fail("predict", &err);
+    if (rc == 1) args_fail("predict", &err);
     free(x);
     free(logp);
     free(grey);

@@ -27,6 +27,8 @@
 #include "cli/select.h"
 #include "cli/tee.h"
 #include "cli/trainloop.h"
+#include "cli/vecfit.h"
+#include "data/vec.h"
 #include "io/checkpoint.h"
 
 #define CMD "train"
@@ -40,13 +42,17 @@ static void usage(FILE *f) {
 "Trains a network (default py3, the network of fungtion/DANN_py3) with domain-adversarial\n"
 "training or a baseline.\n"
 "SPEC is mnist:DIR, mnistm:PATH (folder or mnist_m.tar.gz), folder:DIR (labelled class\n"
-"sub-folders of PNG/JPEG images, any size) or images:DIR (unlabelled).\n"
+"sub-folders of PNG/JPEG images, any size), images:DIR (unlabelled), or, for a vector\n"
+"network (--arch shallow), csv:FILE[,label=first|last|none|NAME][,header=auto|yes|no]\n"
+"(dense feature vectors) or svmlight:FILE[,base=1|0][,label=none] (sparse, libsvm's\n"
+"1-based indices by default; docs/VECTORS.md).\n"
 "\n"
 "  --arch NET             network: a preset (py3, paper-mnist, paper-svhn, paper-gtsrb,\n"
 "                         shallow) or a description (docs/NETWORKS.md); default py3. A\n"
 "                         preset's class head takes the number of classes of the data\n"
 "  --input CxHxW          a preset's input size (images are resized to it); default the\n"
-"                         preset's own (py3 3x28x28)\n"
+"                         preset's own (py3 3x28x28). For a vector preset --input D: the\n"
+"                         feature dimension (default: the highest index in the data)\n"
 "  --preset py3|paper|shallow   the recipe (docs/RECIPES.md; default py3: Adam 1e-3, 100\n"
 "                         epochs, batch 128; paper: JMLR 5.2.2, SGD 0.9 with the mu_p and\n"
 "                         lambda_p schedules, batch 64, paper-mnist, mean subtraction;\n"
@@ -511,6 +517,7 @@ int cmd_train(int argc, char **argv) {
         return args_usage(CMD, "--lambda (a constant) and --lambda-max (the ramp's ceiling) "
                           "exclude each other");
     norm_choice norm_s, norm_t;
+    const int norm_given = a.source_norm || a.target_norm;  /* on this command line */
     const char *norm_word[2] = {a.source_norm, a.target_norm};
     for (int k = 0; k < 2; k++) {
         if (!norm_word[k]) norm_word[k] = rcp->norm == RECIPE_NORM_MEAN ? "mean" : "ref";
@@ -562,14 +569,21 @@ int cmd_train(int argc, char **argv) {
         }
     } else {
         const char *arch = a.arch ? a.arch : rcp->arch;
-        int c = 0, h = 0, w = 0;
+        int c = 0, h = 0, w = 0, vec = 0;
         preset_net = dann_net_is_preset(arch);
         if (a.input) {
             if (!preset_net)
                 return args_usage(CMD, "--input applies to presets; a description gives its own "
-                                  "input ('in CxHxW;')");
+                                  "input ('in CxHxW;' or 'in D;')");
             char tail;
-            int k = sscanf(a.input, "%dx%dx%d%c", &c, &h, &w, &tail);
+            if (dann_net_info(arch, NULL, NULL, NULL, NULL, &vec, &err))
+                return args_usage(CMD, "--arch: %s", err.msg);
+            int k = vec ? sscanf(a.input, "%d%c", &c, &tail) + 2
+                        : sscanf(a.input, "%dx%dx%d%c", &c, &h, &w, &tail);
+            if (vec && (k != 3 || c < 1 || c > VEC_MAX_DIM))
+                return args_usage(CMD, "--input %s: %s takes feature vectors: expected D, the "
+                                  "feature dimension (1..%d)", a.input, arch, VEC_MAX_DIM);
+            if (vec) h = w = 1;
             if (k != 3 || c < 1 || h < 1 || w < 1 || c > 4096 || h > 65536 || w > 65536)
                 return args_usage(CMD, "--input %s: expected CxHxW, e.g. 3x32x32", a.input);
         }
@@ -577,9 +591,18 @@ int cmd_train(int argc, char **argv) {
             dann_net_info(net, &NC, &NH, &NW, &NCLS, &NVEC, &err))
             return args_usage(CMD, "--arch: %s", err.msg);
     }
-    if (NVEC)
-        return args_usage(CMD, "%s: this network takes feature vectors; dann train reads images "
-                          "only so far", net);
+    {
+        const char *specs[4] = {a.source, a.target, src_test, tgt_test};
+        if ((rc = vecfit_kinds(CMD, NVEC, specs, 4, net))) return rc;
+    }
+    if (NVEC) {  /* feature vectors are used as given: no normalisation choice */
+        if (norm_given)
+            return args_usage(CMD, "--%s-norm: feature vectors are used as given (the "
+                              "normalisation choices apply to images)",
+                              a.source_norm ? "source" : "target");
+        norm_s.kind = norm_t.kind = NORM_REF;
+        a.source_norm = a.target_norm = "ref";
+    }
 
     /* A fresh run never touches an existing run's files (a folder whose run stopped before its
      * first epoch, holding only run.json, may be reused). */
@@ -609,6 +632,20 @@ int cmd_train(int argc, char **argv) {
     if (load_data(&a, NC, NH, NW, src_test, tgt_test, &norm_s, &norm_t, a.resume ? info.meta.kv : NULL,
                   &src, &src_t, &tgt, &tgt_t, &err))
         goto out;
+    dataset *const vsets[4] = {&src, tgt.n ? &tgt : NULL, src_t.n ? &src_t : NULL,
+                               tgt_t.n ? &tgt_t : NULL};
+    if (NVEC) {
+        /* Feature vectors: one dimension for every file - the network's when it is fixed (a
+         * description, --input D, a resumed run), else the data's; a preset takes it. */
+        const int fixed = a.resume || !preset_net || a.input ? NC : 0;
+        int D;
+        if (vecfit_dim(vsets, 4, fixed, &D, &err) ||
+            (D != NC && dann_net_adapt(net, sizeof net, net, D, 1, 1, 0, &err))) {
+            rc = args_fail(CMD, &err);
+            goto out;
+        }
+        NC = D;
+    }
     if (val_pct) a.source_val = (int)((int64_t)src.n * val_pct / 100);
     if (a.patience < 0) a.patience = a.source_val > 0 ? rcp->patience : 0;
     if (a.patience > 0 && ranks > 1) {
@@ -636,7 +673,7 @@ int cmd_train(int argc, char **argv) {
     dataset *labelled = tonly ? &tgt : &src;
     const char *lab_spec = tonly ? a.target : a.source;
     int ref_n = labelled->n_classes;
-    if (a.resume && domain_kv_classes(info.meta.kv, &ref_names, &ref_n)) {
+    if (a.resume && !NVEC && domain_kv_classes(info.meta.kv, &ref_names, &ref_n)) {
         char what[64];
         snprintf(what, sizeof what, "the run being resumed (%s)", tonly ? "target" : "source");
         if (domain_match(labelled, lab_spec, (const char *const *)ref_names, ref_n, what, a.quiet, &err)) {
@@ -654,6 +691,7 @@ int cmd_train(int argc, char **argv) {
         for (int k = 0; k < 4; k++) {
             dataset *ds = sets[k].ds;
             if (ds == labelled || ds->n == 0 || ds->n_classes == 0) continue;  /* unlabelled */
+            if (ds->vec) continue;  /* vectors: labels are classes by one rule (vecfit_classes) */
             if (!domain_match(ds, sets[k].spec, names, labelled->n_classes, what, a.quiet, &err))
                 continue;
             if (sets[k].used) {
@@ -671,6 +709,7 @@ int cmd_train(int argc, char **argv) {
             if (all[k]->n) domain_print(all[k], specs[k], NC, NH, NW,
                                         a.resume ? "stored" : k < 2 ? a.source_norm : a.target_norm,
                                         load_seconds[k]);
+        if (NVEC) vecfit_print(vsets, 4, NC, a.resume || !preset_net || a.input, a.quiet);
     }
     const char *const specs[4] = {a.source, src_test, a.target, tgt_test};
     if (domain_kv_put(data_kv, labelled, &src, a.target ? &tgt : NULL, specs, &err)) {
@@ -690,6 +729,10 @@ int cmd_train(int argc, char **argv) {
             goto out;
         }
         NCLS = labelled->n_classes;
+    }
+    if (NVEC && vecfit_classes(vsets + 2, 2, NCLS, net, &err)) {
+        rc = args_fail(CMD, &err);
+        goto out;
     }
     if (!a.quiet) printf("net:  %s\n", net);
     if (!a.quiet && (!src_test || !tgt_test))

@@ -9,6 +9,7 @@
 #include "cli/progress.h"
 #include "cli/recipe.h"
 #include "cli/trainloop.h"
+#include "data/vec.h"
 #include "io/checkpoint.h"
 
 /* Derived seed streams of the run seed (trainloop_seed; 1-9 are the loop's and extensions'). */
@@ -57,6 +58,7 @@ void norm_format(char *buf, size_t cap, const float mean[3], const float std[3],
 
 void norm_apply(const norm_choice *n, dataset *train, dataset *test) {
     float mean[3], std[3];
+    if (train->vec) return;  /* feature vectors are used as given */
     if (n->kind == NORM_REF) {
         /* dataset_load set each kind's constants; a test set of another kind takes the
          * training set's, so the domain has one normalisation */
@@ -136,6 +138,14 @@ void domain_free(domain_sets *d) {
 void domain_print(const dataset *ds, const char *spec, int C, int H, int W, const char *norm_word,
                   double seconds) {
     char size[64], chan[96], norm[128], cls[32] = "";
+    if (ds->vec) {
+        char desc[512];
+        vec_describe(ds, desc, sizeof desc);
+        if (ds->n_classes > 0) snprintf(cls, sizeof cls, "  %d classes", ds->n_classes);
+        printf("data: %-11s %6d examples%s  %s  (%.1f s)\n      %s\n", ds->name, ds->n, cls, spec,
+               seconds, desc);
+        return;
+    }
     if (ds->in_h_min == H && ds->in_h_max == H && ds->in_w_min == W && ds->in_w_max == W)
         snprintf(size, sizeof size, "%dx%d as stored", H, W);
     else if (ds->in_h_min == ds->in_h_max && ds->in_w_min == ds->in_w_max)

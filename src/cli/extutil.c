@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cli/extutil.h"
 #include "cli/trainloop.h"
+#include "data/vec.h"
 #include "io/checkpoint.h"
 
 void ext_copy_weights(dann_model *dst, dann_model *src) {
@@ -66,22 +67,22 @@ dann_status ext_predict(dann_model *m, const dataset *ds, const int32_t *idx, in
     int C, H, W, NC;
     dann_model_shape(m, &C, &H, &W, &NC);
     const int D = features ? dann_model_feature_dim(m) : NC, cap = dann_model_max_batch(m);
-    const size_t img = (size_t)C * H * W;
+    data_batch b;
     *out = dann_calloc((size_t)(n ? n : 1) * D, sizeof(float), err);
-    float *x = dann_calloc((size_t)cap * img, sizeof(float), err);
     int32_t *bi = dann_calloc((size_t)cap, sizeof(int32_t), err);
-    if (!*out || !x || !bi) {
-        free(*out), free(x), free(bi);
+    if (!*out || !bi || data_batch_init(&b, ds, cap, C, dann_model_input_is_vector(m) == 2, err)) {
+        free(*out), free(bi);
         *out = NULL;
         return DANN_ERR_NOMEM;
     }
     for (int s = 0; s < n; s += cap) {
         const int B = n - s < cap ? n - s : cap;
-        for (int b = 0; b < B; b++) bi[b] = idx ? idx[s + b] : s + b;
-        dataset_gather(x, y ? y + s : NULL, ds, bi, B, C);
-        if (features) dann_model_features(m, x, B, *out + (size_t)s * D);
-        else dann_model_predict(m, x, B, *out + (size_t)s * D);
+        for (int k = 0; k < B; k++) bi[k] = idx ? idx[s + k] : s + k;
+        data_batch_gather(&b, y ? y + s : NULL, ds, bi, B);
+        if (features) dann_model_features_input(m, &b.in, *out + (size_t)s * D);
+        else dann_model_predict_input(m, &b.in, *out + (size_t)s * D);
     }
-    free(x), free(bi);
+    data_batch_free(&b);
+    free(bi);
     return DANN_OK;
 }

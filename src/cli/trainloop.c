@@ -18,6 +18,7 @@
 #include "cli/json.h"
 #include "cli/progress.h"
 #include "cli/trainloop.h"
+#include "data/vec.h"
 #include "io/checkpoint.h"
 #include "model/evaluate.h"
 
@@ -219,18 +220,19 @@ typedef struct {
     dann_trainer *t;
     dataset val;              /* copy of the held-out source images */
     int32_t *train_idx, *val_idx, *perm_s, *perm_t, *base_t, *ys, *yt;
-    float *xs, *xt;
+    data_batch bs, bt;        /* the source and target batches (dense, or sparse rows) */
 } loop_mem;
 
 static void mem_free(loop_mem *L) {
     dann_trainer_free(L->t);
     dataset_free(&L->val);
     free(L->train_idx), free(L->val_idx), free(L->perm_s), free(L->perm_t), free(L->base_t);
-    free(L->ys), free(L->yt), free(L->xs), free(L->xt);
+    free(L->ys), free(L->yt);
+    data_batch_free(&L->bs), data_batch_free(&L->bt);
 }
 
 static dann_status check_inputs(const trainloop_opts *o, const trainloop_data *d, int c, int h,
-                                int w, int n_classes, dann_mode mode, dann_error *err) {
+                                int w, int vec, int n_classes, dann_mode mode, dann_error *err) {
     if (o->epochs < 1 || o->epochs > MAX_EPOCHS)
         return dann_fail(err, DANN_ERR_ARG, "epochs must be in [1, %d], got %d", MAX_EPOCHS, o->epochs);
     if (o->batch < 1) return dann_fail(err, DANN_ERR_ARG, "batch must be >= 1, got %d", o->batch);
@@ -243,7 +245,10 @@ static dann_status check_inputs(const trainloop_opts *o, const trainloop_data *d
         if (k == 1 && !ds && mode == DANN_MODE_SOURCE_ONLY) continue;  /* no target needed */
         if (k < 2 && (!ds || ds->n < 1))
             return dann_fail(err, DANN_ERR_ARG, "the %s training set is empty", k ? "target" : "source");
-        if (ds && (ds->h != h || ds->w != w || (ds->c != c && !(ds->c == 1 && c == 3))))
+        if (ds && !ds->vec != !vec)
+            return dann_fail(err, DANN_ERR_ARG, "%s: %s, but the model takes %s", ds->name,
+                             ds->vec ? "feature vectors" : "images", vec ? "feature vectors" : "images");
+        if (ds && (ds->h != h || ds->w != w || (ds->c != c && !(ds->c == 1 && c == 3 && !vec))))
             return dann_fail(err, DANN_ERR_ARG, "%s: images are %dx%dx%d, the model takes %dx%dx%d",
                              ds->name, ds->c, ds->h, ds->w, c, h, w);
     }
@@ -264,19 +269,9 @@ static dann_status check_inputs(const trainloop_opts *o, const trainloop_data *d
 /* The held-out images as a dataset of their own (a copy; evaluation reads it like a test set). */
 static dann_status make_val(dataset *val, const dataset *src, const int32_t *idx, int n,
                             dann_error *err) {
-    size_t img = (size_t)src->c * src->h * src->w;
-    *val = *src;
-    val->class_names = NULL;  /* src's; the copy needs none */
-    val->n = n;
-    val->pix = dann_calloc((size_t)n * img, 1, err);
-    val->y = dann_calloc((size_t)n, sizeof(int32_t), err);
-    if (!val->pix || !val->y) return DANN_ERR_NOMEM;
-    for (int k = 0; k < n; k++) {
-        memcpy(val->pix + (size_t)k * img, src->pix + (size_t)idx[k] * img, img);
-        val->y[k] = src->y[idx[k]];
-    }
-    snprintf(val->name, sizeof val->name, "source-val");
-    return DANN_OK;
+    dann_status st = dataset_subset(val, src, idx, n, err);
+    if (!st) snprintf(val->name, sizeof val->name, "source-val");
+    return st;
 }
 
 /* Evaluates ds (NULL: skipped, returns -1); n_max caps the images; -1 when nothing is labelled. */
@@ -378,7 +373,8 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     const dann_mode mode = dann_trainer_config(L.t)->mode;
     int C, H, W, NC;
     dann_model_shape(L.m, &C, &H, &W, &NC);
-    if ((st = check_inputs(o, d, C, H, W, NC, mode, err))) goto done;
+    const int vec = dann_model_input_is_vector(L.m);
+    if ((st = check_inputs(o, d, C, H, W, vec, NC, mode, err))) goto done;
 
     /* Index sets and buffers, allocated once. */
     const int B = o->batch, n_val = o->source_val, ns = d->src->n - n_val;
@@ -401,7 +397,6 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             goto done;
         }
     }
-    const size_t img = (size_t)C * H * W;
     R.steps_per_epoch = S;
     L.train_idx = dann_calloc((size_t)d->src->n, sizeof(int32_t), err);
     L.val_idx = dann_calloc((size_t)(n_val ? n_val : 1), sizeof(int32_t), err);
@@ -410,10 +405,9 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     L.base_t = dann_calloc((size_t)(nt ? nt : 1), sizeof(int32_t), err);
     L.ys = dann_calloc((size_t)B, sizeof(int32_t), err);
     L.yt = dann_calloc((size_t)B, sizeof(int32_t), err);
-    L.xs = dann_calloc((size_t)B * img, sizeof(float), err);
-    L.xt = dann_calloc((size_t)B * img, sizeof(float), err);
     if (!L.train_idx || !L.val_idx || !L.perm_s || !L.perm_t || !L.base_t || !L.ys || !L.yt ||
-        !L.xs || !L.xt) {
+        data_batch_init(&L.bs, d->src, B, C, vec == 2, err) ||
+        (d->tgt && data_batch_init(&L.bt, d->tgt, B, C, vec == 2, err))) {
         st = DANN_ERR_NOMEM;
         goto done;
     }
@@ -486,12 +480,12 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             int fs, cs, ft, ct;
             dann_dist_slice(o->dist, Bs, &fs, &cs);
             dann_dist_slice(o->dist, Bt, &ft, &ct);
-            if (is) dataset_gather(L.xs, L.ys, d->src, is + fs, cs, C);
-            if (it) dataset_gather(L.xt, L.yt, d->tgt, it + ft, ct, C);
+            if (is) data_batch_gather(&L.bs, L.ys, d->src, is + fs, cs);
+            if (it) data_batch_gather(&L.bt, L.yt, d->tgt, it + ft, ct);
             if (o->on_batch) o->on_batch(o->hook_ctx, L.m, epoch, i, is, is ? Bs : 0, it, it ? Bt : 0);
             const double p = (double)(i + epoch * S) / o->epochs / S;
-            const dann_input in_s = {.B = cs, .B_total = Bs, .x = L.xs},
-                             in_t = {.B = ct, .B_total = Bt, .x = L.xt};
+            dann_input in_s = L.bs.in, in_t = L.bt.in;
+            in_s.B = cs, in_s.B_total = Bs, in_t.B = ct, in_t.B_total = Bt;
             st = dann_train_step_input(L.t, &in_s, L.ys, &in_t, L.yt, p, &sst, err);
             if (st) {
                 progress_clear(&pg);

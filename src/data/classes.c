@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "data/data.h"
+#include "data/vec.h"
 
 dann_status dataset_set_class_names(dataset *ds, const char *const *names, int n, dann_error *err) {
     size_t bytes = (size_t)n * sizeof(char *);
@@ -104,12 +105,33 @@ static void compact(dataset *dst, const dataset *src, const char *keep, int want
     dst->n = m;
 }
 
+/* Feature vectors (data/vec.h): the examples i with keep[i] == want, copied into *out. */
+static dann_status vec_keep(dataset *out, const dataset *ds, const char *keep, int want,
+                            dann_error *err) {
+    int32_t *idx = malloc(sizeof *idx * (size_t)(ds->n ? ds->n : 1));
+    if (!idx) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", ds->name);
+    int m = 0;
+    for (int i = 0; i < ds->n; i++)
+        if (keep[i] == want) idx[m++] = i;
+    dann_status st = dataset_subset(out, ds, idx, m, err);
+    free(idx);
+    return st;
+}
+
 dann_status dataset_subsample(dataset *ds, int k, uint64_t seed, dann_error *err) {
     if (k >= ds->n || k < 1) return DANN_OK;
     char *keep = malloc((size_t)ds->n);
     if (!keep) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", ds->name);
     dann_status st = sample(keep, ds->n, k, seed, err);
-    if (!st) compact(ds, ds, keep, 1);
+    if (!st && ds->vec) {
+        dataset kept;
+        if (!(st = vec_keep(&kept, ds, keep, 1, err))) {
+            dataset_free(ds);
+            *ds = kept;
+        }
+    } else if (!st) {
+        compact(ds, ds, keep, 1);
+    }
     free(keep);
     return st;
 }
@@ -119,6 +141,20 @@ dann_status dataset_split(dataset *train, dataset *held, int k, uint64_t seed, d
     if (k < 1 || k >= train->n)
         return dann_fail(err, DANN_ERR_ARG, "%s: cannot hold out %d of its %d images", train->name,
                          k, train->n);
+    if (train->vec) {
+        char *keep = malloc((size_t)train->n);
+        dataset rest;
+        dann_status st = keep ? sample(keep, train->n, k, seed, err)
+                              : dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", train->name);
+        if (!st) st = vec_keep(held, train, keep, 1, err);
+        if (!st && (st = vec_keep(&rest, train, keep, 0, err))) dataset_free(held);
+        if (!st) {
+            dataset_free(train);
+            *train = rest;
+        }
+        free(keep);
+        return st;
+    }
     const size_t img = (size_t)train->c * train->h * train->w;
     char *keep = malloc((size_t)train->n);
     *held = *train;
@@ -144,7 +180,7 @@ dann_status dataset_split(dataset *train, dataset *held, int k, uint64_t seed, d
 void dataset_pixel_stats(const dataset *ds, double mean[3], double std[3]) {
     const size_t plane = (size_t)ds->h * ds->w;
     for (int c = 0; c < 3; c++) mean[c] = 0, std[c] = 1;
-    for (int c = 0; c < ds->c && c < 3; c++) {
+    for (int c = 0; c < ds->c && c < 3 && !ds->vec; c++) {
         /* a histogram keeps the sums exact (integers) and the pass cheap */
         uint64_t hist[256] = {0};
         for (int i = 0; i < ds->n; i++) {
@@ -168,7 +204,7 @@ void dataset_pixel_stats(const dataset *ds, double mean[3], double std[3]) {
 }
 
 void dataset_to_grey(dataset *ds) {
-    if (ds->c != 3) return;
+    if (ds->c != 3 || ds->vec) return;
     const size_t plane = (size_t)ds->h * ds->w;
     for (int i = 0; i < ds->n; i++) {
         const uint8_t *r = ds->pix + (size_t)i * 3 * plane, *g = r + plane, *b = g + plane;

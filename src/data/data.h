@@ -16,6 +16,7 @@
  *                    sub-folder names (class_names; dataset_match_classes maps another set's
  *                    labels onto them by name)
  *   images:DIR       unlabelled images DIR/NAME.{png,jpg,jpeg} (labels -1)
+ *   csv:FILE[,...]   dense feature vectors; svmlight:FILE[,...] sparse ones (data/vec.h)
  * split: DATA_TRAIN or DATA_TEST picks train-* / t10k-* (mnist:) and mnist_m_train / _test
  * (mnistm:); folder: and images: read DIR for both splits (the CLI takes a separate test spec).
  * mnistm:PATH also accepts a folder holding mnist_m/ or mnist_m.tar.gz. */
@@ -44,6 +45,8 @@ typedef struct {
      * (stored RGB when others were colour), and the files of a folder that were not images. */
     int in_h_min, in_h_max, in_w_min, in_w_max;
     int n_grey, n_ignored;
+    struct vec_data *vec; /* feature vectors (csv:, svmlight:; c = D, h = w = 1, pix NULL), or
+                             NULL for images: data/vec.h */
 } dataset;
 
 /* Loads `spec` (see above) resized to h x w. Sets the default normalisation of the kind

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include "data/data.h"
 #include "data/load.h"
+#include "data/vec.h"
 
 #define DATA_MAX_SIDE 4096
 
@@ -26,6 +27,7 @@ dann_status dataset_load(dataset *ds, const char *spec, int split, int h, int w,
     memset(ds, 0, sizeof *ds);
     if (split != DATA_TRAIN && split != DATA_TEST)
         return dann_fail(err, DANN_ERR_ARG, "%s: bad split %d", spec, split);
+    if (vec_spec_is_vector(spec)) return vec_load(ds, spec, split, err);
     if (h < 1 || w < 1 || h > DATA_MAX_SIDE || w > DATA_MAX_SIDE)
         return dann_fail(err, DANN_ERR_ARG, "%s: bad image size %dx%d (1..%d)", spec, h, w,
                          DATA_MAX_SIDE);
@@ -34,8 +36,8 @@ dann_status dataset_load(dataset *ds, const char *spec, int split, int h, int w,
         if (strncmp(spec, kinds[i].prefix, strlen(kinds[i].prefix)) == 0) k = i;
     if (k < 0)
         return dann_fail(err, DANN_ERR_ARG,
-                         "%s: unknown dataset spec (expected mnist:DIR, mnistm:PATH, folder:DIR "
-                         "or images:DIR)", spec);
+                         "%s: unknown dataset spec (expected mnist:DIR, mnistm:PATH, folder:DIR, "
+                         "images:DIR, csv:FILE or svmlight:FILE)", spec);
     const char *path = spec + strlen(kinds[k].prefix);
     struct stat sb;
     if (!*path) return dann_fail(err, DANN_ERR_ARG, "%s: missing path after the prefix", spec);
@@ -73,6 +75,8 @@ void dataset_free(dataset *ds) {
     free(ds->pix);
     free(ds->y);
     free(ds->class_names);
+    vec_data_free(ds->vec);
+    free(ds->vec);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -80,6 +84,11 @@ void dataset_free(dataset *ds) {
 
 void dataset_gather(float *x, int32_t *y, const dataset *ds, const int32_t *idx, int B,
                     int out_c) {
+    if (ds->vec) {
+        DANN_ASSERT(out_c == ds->c);
+        vec_gather_dense(x, y, ds, idx, B);
+        return;
+    }
     DANN_ASSERT(out_c == ds->c || (out_c == 3 && ds->c == 1));
     DANN_ASSERT(ds->c >= 1 && ds->c <= 3);
     /* one table per output channel: a grey image repeated over 3 channels takes each channel's

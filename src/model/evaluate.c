@@ -1,7 +1,9 @@
 /* evaluate.c - eval-mode accuracy and confusion matrix over an in-memory dataset, gathering and
- * normalising one batch at a time (the dataset stays uint8). */
+ * normalising one batch at a time (the dataset stays uint8; sparse vectors stay sparse for a
+ * network that takes sparse batches). */
 #include <stdlib.h>
 #include <string.h>
+#include "data/vec.h"
 #include "model/evaluate.h"
 
 dann_status model_evaluate(dann_model *m, const dataset *ds, int n_max, int64_t *confusion,
@@ -9,14 +11,14 @@ dann_status model_evaluate(dann_model *m, const dataset *ds, int n_max, int64_t 
     const net_plan *a = m->net;
     const int NC = a->n_classes, cap = m->max_batch;
     const int n = n_max > 0 && n_max < ds->n ? n_max : ds->n;
-    const size_t img = (size_t)a->in_c * a->in_h * a->in_w;
     DANN_ASSERT(ds->h == a->in_h && ds->w == a->in_w);
-    float *x = dann_calloc((size_t)cap * img, sizeof(float), err);
+    data_batch bt;
     float *logp = dann_calloc((size_t)cap * NC, sizeof(float), err);
     int32_t *idx = dann_calloc((size_t)cap, sizeof(int32_t), err);
     int32_t *y = dann_calloc((size_t)cap, sizeof(int32_t), err);
-    if (!x || !logp || !idx || !y) {
-        free(x), free(logp), free(idx), free(y);
+    if (!logp || !idx || !y ||
+        data_batch_init(&bt, ds, cap, a->in_c, dann_model_input_is_vector(m) == 2, err)) {
+        free(logp), free(idx), free(y);
         return DANN_ERR_NOMEM;
     }
     if (confusion) memset(confusion, 0, sizeof(int64_t) * (size_t)NC * NC);
@@ -24,8 +26,8 @@ dann_status model_evaluate(dann_model *m, const dataset *ds, int n_max, int64_t 
     for (int start = 0; start < n; start += cap) {
         int B = n - start < cap ? n - start : cap;
         for (int i = 0; i < B; i++) idx[i] = start + i;
-        dataset_gather(x, y, ds, idx, B, a->in_c);
-        dann_model_predict(m, x, B, logp);
+        data_batch_gather(&bt, y, ds, idx, B);
+        dann_model_predict_input(m, &bt.in, logp);
         for (int b = 0; b < B; b++) {
             int best = 0;
             for (int c = 1; c < NC; c++)
@@ -38,6 +40,7 @@ dann_status model_evaluate(dann_model *m, const dataset *ds, int n_max, int64_t 
         }
     }
     res->accuracy = res->n ? (double)res->correct / (double)res->n : 0.0;
-    free(x), free(logp), free(idx), free(y);
+    data_batch_free(&bt);
+    free(logp), free(idx), free(y);
     return DANN_OK;
 }

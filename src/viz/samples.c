@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
+#include "data/vec.h"
 #include "viz/samples.h"
 
 void sample_free(sample_set *s) {
@@ -12,15 +13,31 @@ void sample_free(sample_set *s) {
     memset(s, 0, sizeof *s);
 }
 
+dann_status sample_open(sample_set *s, const char *spec, int split, int h, int w,
+                        dann_error *err) {
+    memset(s, 0, sizeof *s);
+    return dataset_load(&s->ds, spec, split, h, w, err);
+}
+
 dann_status sample_load(sample_set *s, const char *spec, int split, int n, uint64_t seed, int c,
                         int h, int w, dann_error *err) {
-    memset(s, 0, sizeof *s);
-    dann_status st = dataset_load(&s->ds, spec, split, h, w, err);
-    if (st) return st;
-    if (!(c == s->ds.c || (c == 3 && s->ds.c == 1))) {
+    dann_status st = sample_open(s, spec, split, h, w, err);
+    if (!st) st = sample_draw(s, n, seed, c, h, w, err);
+    return st;
+}
+
+dann_status sample_draw(sample_set *s, int n, uint64_t seed, int c, int h, int w,
+                        dann_error *err) {
+    if (s->ds.vec) {
+        dann_status st = vec_set_dim(&s->ds, c, err);
+        if (st) {
+            sample_free(s);
+            return st;
+        }
+    } else if (!(c == s->ds.c || (c == 3 && s->ds.c == 1))) {
         sample_free(s);
         return dann_fail(err, DANN_ERR_ARG, "%s: %d-channel images, but %d channels are needed",
-                         spec, s->ds.c, c);
+                         s->ds.name, s->ds.c, c);
     }
     int total = s->ds.n, all = n <= 0 || n >= total;
     s->n = all ? total : n;

@@ -22,6 +22,13 @@ typedef struct {
  * failure *s is left empty (sample_free is safe). */
 dann_status sample_load(sample_set *s, const char *spec, int split, int n, uint64_t seed, int c,
                         int h, int w, dann_error *err);
+/* sample_load in two steps: sample_open loads the split (its examples are not drawn yet; a
+ * vector file keeps its own dimension), sample_draw draws them - for feature vectors as c = D
+ * numbers (h = w = 1), the dimension the file takes (vec_set_dim). */
+dann_status sample_open(sample_set *s, const char *spec, int split, int h, int w,
+                        dann_error *err);
+dann_status sample_draw(sample_set *s, int n, uint64_t seed, int c, int h, int w,
+                        dann_error *err);
 void sample_free(sample_set *s);
 
 /* The features of m for the drawn examples: a malloc'd (s->n, dann_model_feature_dim(m)) array

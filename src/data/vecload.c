@@ -1,0 +1,229 @@
+/* vecload.c - csv:/svmlight: specs and their options, reading the file (regular files only,
+ * plain or gzip through zlib), the dataset a vector file becomes, and fixing its feature
+ * dimension (vec.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "data/vec_impl.h"
+
+static const struct { const char *prefix; int format; } PREFIXES[] = {
+    {"csv:", VEC_CSV}, {"svmlight:", VEC_SVMLIGHT}, {"libsvm:", VEC_SVMLIGHT},
+};
+
+int vec_spec_is_vector(const char *spec) {
+    for (size_t k = 0; k < sizeof PREFIXES / sizeof *PREFIXES; k++)
+        if (!strncmp(spec, PREFIXES[k].prefix, strlen(PREFIXES[k].prefix))) return 1;
+    return 0;
+}
+
+void vec_opts_default(vec_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->base = 1;
+    o->label = VEC_LABEL_FIRST;
+    o->header = -1;
+}
+
+/* Applies option KEY=VALUE ([k, eq) and (eq, end)); 1 when KEY is the format's, 0 when it is
+ * not an option of the format (the text is then part of the file name), -1 for a bad value. */
+static int apply_opt(vec_opts *o, int format, const char *k, const char *eq, const char *val) {
+    const size_t kn = (size_t)(eq - k);
+    if (format == VEC_SVMLIGHT && kn == 4 && !memcmp(k, "base", 4)) {
+        if (!strcmp(val, "0") || !strcmp(val, "1")) return o->base = val[0] - '0', 1;
+        return -1;
+    }
+    if (kn == 5 && !memcmp(k, "label", 5)) {
+        if (!strcmp(val, "none")) return o->label = VEC_LABEL_NONE, 1;
+        if (format == VEC_SVMLIGHT) return -1;
+        if (!strcmp(val, "first")) return o->label = VEC_LABEL_FIRST, 1;
+        if (!strcmp(val, "last")) return o->label = VEC_LABEL_LAST, 1;
+        if (!*val || strlen(val) >= sizeof o->label_name) return -1;
+        snprintf(o->label_name, sizeof o->label_name, "%s", val);
+        return o->label = VEC_LABEL_NAMED, 1;
+    }
+    if (format == VEC_CSV && kn == 6 && !memcmp(k, "header", 6)) {
+        if (!strcmp(val, "auto")) return o->header = -1, 1;
+        if (!strcmp(val, "yes")) return o->header = 1, 1;
+        if (!strcmp(val, "no")) return o->header = 0, 1;
+        return -1;
+    }
+    return 0;
+}
+
+dann_status vec_parse_spec(const char *spec, int *format, char *path, size_t cap, vec_opts *o,
+                           dann_error *err) {
+    vec_opts_default(o);
+    size_t k = 0;
+    while (k < sizeof PREFIXES / sizeof *PREFIXES &&
+           strncmp(spec, PREFIXES[k].prefix, strlen(PREFIXES[k].prefix)))
+        k++;
+    if (k == sizeof PREFIXES / sizeof *PREFIXES)
+        return dann_fail(err, DANN_ERR_ARG, "%s: not a csv: or svmlight: spec", spec);
+    *format = PREFIXES[k].format;
+    const char *p = spec + strlen(PREFIXES[k].prefix);
+    if (strlen(p) >= cap) return dann_fail(err, DANN_ERR_ARG, "%s: path too long", spec);
+    strcpy(path, p);
+    /* Options are taken from the right while the last ",KEY=VALUE" is one of the format's. */
+    vec_opts tmp = *o;
+    int seen = 0;
+    for (char *comma; (comma = strrchr(path, ','));) {
+        char *eq = strchr(comma + 1, '=');
+        if (!eq) break;
+        const int r = apply_opt(&tmp, *format, comma + 1, eq, eq + 1);
+        if (r == 0) break;
+        if (r < 0)
+            return dann_fail(err, DANN_ERR_ARG, "%s: bad option '%s' (%s)", spec, comma + 1,
+                             *format == VEC_CSV ? "csv: takes label=first|last|none|NAME and "
+                             "header=auto|yes|no" : "svmlight: takes base=0|1 and label=none");
+        const size_t kn = (size_t)(eq - comma - 1);
+        const int bit = kn == 4 ? 1 : kn == 5 ? 2 : 4;
+        if (seen & bit)
+            return dann_fail(err, DANN_ERR_ARG, "%s: option '%.*s' given twice", spec, (int)kn,
+                             comma + 1);
+        seen |= bit;
+        *comma = 0;
+    }
+    *o = tmp;
+    if (!*path) return dann_fail(err, DANN_ERR_ARG, "%s: missing path after the prefix", spec);
+    return DANN_OK;
+}
+
+/* Reads the whole file (gzip or plain) into a malloc'd buffer. A directory, FIFO, device or
+ * socket is refused before any read, so a FIFO never blocks. */
+static dann_status read_whole(const char *path, char **out, size_t *len, dann_error *err) {
+    *out = NULL;
+    *len = 0;
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        const int e = errno;
+        close(fd);
+        return dann_fail(err, DANN_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return dann_fail(err, DANN_ERR_IO, "%s: %s", path,
+                         S_ISDIR(sb.st_mode) ? "is a directory, not a data file"
+                         : S_ISFIFO(sb.st_mode) ? "is a FIFO, not a regular file"
+                         : "not a regular file");
+    }
+    const int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory opening the file", path);
+    }
+    gzbuffer(gz, 1 << 17);
+    size_t cap = (size_t)sb.st_size + 1 > (1 << 16) ? (size_t)sb.st_size + 1 : (1 << 16), n = 0;
+    char *b = malloc(cap);
+    dann_status st = DANN_OK;
+    for (;;) {
+        if (!b) {
+            st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory reading the file", path);
+            break;
+        }
+        if (n == cap) {
+            char *g = cap <= SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
+            if (!g) free(b);
+            b = g;
+            cap *= 2;
+            continue;
+        }
+        const size_t want = cap - n > (1u << 30) ? (1u << 30) : cap - n;
+        const int r = gzread(gz, b + n, (unsigned)want);
+        if (r < 0) {
+            int zerr;
+            const char *msg = gzerror(gz, &zerr);
+            st = zerr == Z_BUF_ERROR
+                     ? dann_fail(err, DANN_ERR_FORMAT, "%s: truncated gzip data", path)
+                     : dann_fail(err, zerr == Z_ERRNO ? DANN_ERR_IO : DANN_ERR_FORMAT,
+                                 "%s: %s: %s", path, zerr == Z_ERRNO ? "read error" :
+                                 "corrupt gzip data", zerr == Z_ERRNO ? strerror(errno) : msg);
+            break;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    gzclose(gz);
+    if (st) {
+        free(b);
+        return st;
+    }
+    *out = b;
+    *len = n;
+    return DANN_OK;
+}
+
+void vec_data_free(vec_data *v) {
+    if (!v) return;
+    free(v->x), free(v->rowptr), free(v->col), free(v->val), free(v->line), free(v->path);
+    memset(v, 0, sizeof *v);
+}
+
+dann_status vec_load(dataset *ds, const char *spec, int split, dann_error *err) {
+    memset(ds, 0, sizeof *ds);
+    char *path = malloc(strlen(spec) + 1), *buf = NULL;
+    int format, n = 0, n_classes = 0;
+    vec_opts o;
+    size_t len;
+    if (!path) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", spec);
+    dann_status st = vec_parse_spec(spec, &format, path, strlen(spec) + 1, &o, err);
+    if (!st) st = read_whole(path, &buf, &len, err);
+    if (!st && !(ds->vec = calloc(1, sizeof *ds->vec)))
+        st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", path);
+    if (!st)
+        st = format == VEC_CSV ? csv_parse(ds->vec, &ds->y, &n, &n_classes, path, buf, len, &o, err)
+                               : svmlight_parse(ds->vec, &ds->y, &n, &n_classes, path, buf, len,
+                                                &o, err);
+    free(buf);
+    if (st) {
+        free(path);
+        free(ds->vec);
+        memset(ds, 0, sizeof *ds);
+        return st;
+    }
+    ds->vec->path = path;
+    ds->n = n;
+    ds->c = ds->vec->dim;
+    ds->h = ds->w = 1;
+    ds->n_classes = n_classes;
+    for (int c = 0; c < 3; c++) ds->mean[c] = 0, ds->std[c] = 1;
+    snprintf(ds->name, sizeof ds->name, "%s-%s", format == VEC_CSV ? "csv" : "svmlight",
+             split == DATA_TEST ? "test" : "train");
+    return DANN_OK;
+}
+
+dann_status vec_set_dim(dataset *ds, int D, dann_error *err) {
+    vec_data *v = ds->vec;
+    DANN_ASSERT(v && D >= 1);
+    if (!v->sparse && v->dim != D)
+        return dann_fail(err, DANN_ERR_ARG, "%s: %d feature columns, but the input has %d",
+                         v->path, v->dim, D);
+    if (v->sparse && v->dim > D) {
+        for (int i = 0; i < ds->n; i++)
+            for (int64_t k = v->rowptr[i]; k < v->rowptr[i + 1]; k++)
+                if (v->col[k] >= D)
+                    return dann_fail(err, DANN_ERR_ARG, "%s:%d: feature index %lld is beyond the "
+                                     "input's %d features (%d-based)", v->path, v->line[i],
+                                     (long long)v->col[k] + v->opts.base, D, v->opts.base);
+        DANN_ASSERT(0);
+    }
+    ds->c = D;
+    return DANN_OK;
+}
+
+void vec_describe(const dataset *ds, char *buf, size_t cap) {
+    const vec_data *v = ds->vec;
+    if (v->sparse)
+        snprintf(buf, cap, "svmlight, %d-based, highest index %d (%d features), <= %d non-zeros "
+                 "a row; %s", v->opts.base, v->dim - 1 + v->opts.base, v->dim, v->max_row_nnz,
+                 v->label_desc);
+    else
+        snprintf(buf, cap, "csv, %d features; %s", v->dim, v->label_desc);
+}
