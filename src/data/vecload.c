@@ -147,7 +147,13 @@ static dann_status read_whole(const char *path, char **out, size_t *len, dann_er
                                  "corrupt gzip data", zerr == Z_ERRNO ? strerror(errno) : msg);
             break;
         }
-        if (r == 0) break;
+        if (r == 0) {  // the end; a gzip stream cut short ends here too, flagged Z_BUF_ERROR
+            int zerr;
+            gzerror(gz, &zerr);
+            if (zerr == Z_BUF_ERROR)
+                st = dann_fail(err, DANN_ERR_FORMAT, "%s: truncated gzip data", path);
+            break;
+        }
         n += (size_t)r;
     }
     gzclose(gz);
