@@ -10,7 +10,7 @@ all little-endian. The references come from the field's readers, not from dann:
             rounded to float32 (an unlabelled file is read with a dummy label put in front)
   csv       numpy.loadtxt(delimiter=",", comments="#", skiprows = 1 if it has a header),
             rounded to float32, the label column split off
-and the label rule of docs/DATA.md written out here on its own: integer labels; -1 is class 0
+and the label rule of docs/VECTORS.md written out here on its own: integer labels; -1 is class 0
 (a file never holds both -1 and 0), any other k >= 0 is class k; n_classes = highest + 1.
 Run: /usr/bin/python3 tools/make_vec_fixtures.py tests/fixtures/vec   (needs python3-sklearn)
 """

@@ -5,7 +5,7 @@
  * A vector dataset has c = D (its feature dimension), h = w = 1, pix = NULL and vec set. D is
  * the file's own until the caller fixes a common one (vec_set_dim: the highest index over the
  * source and target files, or the network's input). Labels are classes in [0, n_classes), or
- * -1 when the file has none. The label rule (docs/DATA.md, the same for both formats): a label
+ * -1 when the file has none. The label rule (docs/VECTORS.md, the same for both formats): a label
  * is an integer; -1 is class 0 (so -1/+1 files are the classes 0/1), any other k >= 0 is class
  * k; a file holding both -1 and 0 is refused as ambiguous. n_classes is the highest class + 1.
  *
@@ -89,6 +89,10 @@ void vec_data_free(vec_data *v);
  * file (a directory or FIFO is refused without blocking), plain or gzipped. On error *ds is
  * left empty. */
 dann_status vec_load(dataset *ds, const char *spec, int split, dann_error *err);
+/* The same from len bytes in memory (the fuzz targets' entry point): format VEC_*, options o,
+ * name used in messages. */
+dann_status vec_load_mem(dataset *ds, const char *name, int format, const char *buf, size_t len,
+                         const vec_opts *o, int split, dann_error *err);
 
 /* Fixes ds's feature dimension to D: a sparse file whose highest index is below D takes it (its
  * missing features are zeros), a dense file must have exactly D columns. */

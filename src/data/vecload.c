@@ -172,37 +172,50 @@ void vec_data_free(vec_data *v) {
     memset(v, 0, sizeof *v);
 }
 
-dann_status vec_load(dataset *ds, const char *spec, int split, dann_error *err) {
+dann_status vec_load_mem(dataset *ds, const char *name, int format, const char *buf, size_t len,
+                         const vec_opts *o, int split, dann_error *err) {
     memset(ds, 0, sizeof *ds);
-    char *path = malloc(strlen(spec) + 1), *buf = NULL;
-    int format, n = 0, n_classes = 0;
-    vec_opts o;
-    size_t len;
-    if (!path) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", spec);
-    dann_status st = vec_parse_spec(spec, &format, path, strlen(spec) + 1, &o, err);
-    if (!st) st = read_whole(path, &buf, &len, err);
-    if (!st && !(ds->vec = calloc(1, sizeof *ds->vec)))
-        st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", path);
-    if (!st)
-        st = format == VEC_CSV ? csv_parse(ds->vec, &ds->y, &n, &n_classes, path, buf, len, &o, err)
-                               : svmlight_parse(ds->vec, &ds->y, &n, &n_classes, path, buf, len,
-                                                &o, err);
-    free(buf);
+    int n = 0, n_classes = 0;
+    char *path = malloc(strlen(name) + 1);
+    vec_data *v = calloc(1, sizeof *v);
+    if (!path || !v) {
+        free(path), free(v);
+        return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", name);
+    }
+    strcpy(path, name);
+    dann_status st = format == VEC_CSV
+                         ? csv_parse(v, &ds->y, &n, &n_classes, name, buf, len, o, err)
+                         : svmlight_parse(v, &ds->y, &n, &n_classes, name, buf, len, o, err);
     if (st) {
-        free(path);
-        free(ds->vec);
+        free(path), free(v);
         memset(ds, 0, sizeof *ds);
         return st;
     }
-    ds->vec->path = path;
+    v->path = path;
+    ds->vec = v;
     ds->n = n;
-    ds->c = ds->vec->dim;
+    ds->c = v->dim;
     ds->h = ds->w = 1;
     ds->n_classes = n_classes;
     for (int c = 0; c < 3; c++) ds->mean[c] = 0, ds->std[c] = 1;
     snprintf(ds->name, sizeof ds->name, "%s-%s", format == VEC_CSV ? "csv" : "svmlight",
              split == DATA_TEST ? "test" : "train");
     return DANN_OK;
+}
+
+dann_status vec_load(dataset *ds, const char *spec, int split, dann_error *err) {
+    memset(ds, 0, sizeof *ds);
+    char *path = malloc(strlen(spec) + 1), *buf = NULL;
+    int format;
+    vec_opts o;
+    size_t len = 0;
+    if (!path) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", spec);
+    dann_status st = vec_parse_spec(spec, &format, path, strlen(spec) + 1, &o, err);
+    if (!st) st = read_whole(path, &buf, &len, err);
+    if (!st) st = vec_load_mem(ds, path, format, buf, len, &o, split, err);
+    free(buf);
+    free(path);
+    return st;
 }
 
 dann_status vec_set_dim(dataset *ds, int D, dann_error *err) {
