@@ -335,6 +335,15 @@ TEST(vec_bad_files) {
     CHECK(dataset_load(&ds, spec, DATA_TRAIN, 1, 1, &err) == DANN_ERR_FORMAT &&
               strstr(err.msg, path) && strstr(err.msg, "gzip"), "corrupt gzip: %s", err.msg);
     free(b.p);
+    /* an absurd size (a sparse file: no disk space used) is refused before reading */
+    snprintf(path, sizeof path, "%s/huge.svm", dir);
+    tu_write(path, "1 1:1\n", 6);
+    if (truncate(path, (off_t)VEC_MAX_BYTES + 1) == 0) {
+        snprintf(spec, sizeof spec, "svmlight:%s", path);
+        CHECK(dataset_load(&ds, spec, DATA_TRAIN, 1, 1, &err) == DANN_ERR_FORMAT &&
+                  strstr(err.msg, path) && strstr(err.msg, "not a data file"), "huge: %s", err.msg);
+        unlink(path);
+    }
     CHECK(ds.n == 0 && !ds.vec, "left empty");
 }
 

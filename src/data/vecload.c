@@ -112,6 +112,11 @@ static dann_status read_whole(const char *path, char **out, size_t *len, dann_er
                          : S_ISFIFO(sb.st_mode) ? "is a FIFO, not a regular file"
                          : "not a regular file");
     }
+    if ((uint64_t)sb.st_size > VEC_MAX_BYTES) {
+        close(fd);
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: %lld bytes, more than %llu: not a data file "
+                         "dann reads", path, (long long)sb.st_size, (unsigned long long)VEC_MAX_BYTES);
+    }
     const int fl = fcntl(fd, F_GETFL);
     if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     gzFile gz = gzdopen(fd, "rb");
@@ -126,6 +131,11 @@ static dann_status read_whole(const char *path, char **out, size_t *len, dann_er
     for (;;) {
         if (!b) {
             st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory reading the file", path);
+            break;
+        }
+        if (n == cap && (uint64_t)cap >= VEC_MAX_BYTES) {
+            st = dann_fail(err, DANN_ERR_FORMAT, "%s: more than %llu bytes (decompressed): not a "
+                           "data file dann reads", path, (unsigned long long)VEC_MAX_BYTES);
             break;
         }
         if (n == cap) {
