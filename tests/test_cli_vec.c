@@ -136,8 +136,10 @@ TEST(cli_vec_train_svmlight_shallow_dann) {
     r = run_dann(pr);
     int lines = 0;
     for (const char *p = r->out; (p = strstr(p, "five.svm:")); p++) lines++;
-    CHECK(r->rc == 0 && lines == 5 && strstr(r->out, "five.svm:5  label "),
-          "predict: exit %d, %d lines:\n%s%s", r->rc, lines, r->out, r->err);
+    CHECK(r->rc == 0 && lines == 5 && strstr(r->out, "five.svm:5  label ") &&
+              (strstr(r->out, "label 0 (-1)") || strstr(r->out, "label 1 (+1)")),
+          "predict: exit %d, %d lines (with the classes' names from the checkpoint):\n%s%s",
+          r->rc, lines, r->out, r->err);
     /* pad on the raw vectors: the domains share only the pivots */
     const char *pad[] = {"pad", "--source", v.spec[0], "--target", v.spec[1], "--n", "300",
                          "--json", NULL};
@@ -194,16 +196,18 @@ TEST(cli_vec_train_csv) {
     snprintf(spec_t, sizeof spec_t, "csv:%s,label=class", pt);
     snprintf(spec_u, sizeof spec_u, "csv:%s,label=none", pu);
     const char *args[] = {"train", "--preset", "shallow", "--source", spec_s, "--target", spec_u,
-                          "--source-test", spec_s, "--target-test", spec_t, "--out",
-                          pathf(dir, "run"), "--epochs", "3", "--lr", "0.01", "--threads", "1",
-                          "--progress", "off", NULL};
+                          "--source-test", "split:0.2", "--target-test", spec_t, "--eval-max",
+                          "250", "--out", pathf(dir, "run"), "--epochs", "3", "--lr", "0.01",
+                          "--threads", "1", "--progress", "off", NULL};
     run_result *rr = run_dann(args);
     double src = 0, tgt = 0;
     CHECK(rr->rc == 0 && final_acc(rr->out, &src, &tgt),
           "csv train: exit %d: %s%s", rr->rc, rr->out, rr->err);
     CHECK(strstr(rr->out, "features: 4 (the files' columns)") &&
-              strstr(rr->out, "label column 3 'class'") && strstr(rr->out, "no label column"),
-          "csv data lines:\n%s", rr->out);
+              strstr(rr->out, "label column 3 'class'") && strstr(rr->out, "no label column") &&
+              strstr(rr->out, "source-test     80 examples") &&
+              strstr(rr->out, "target-test    250 examples"),
+          "csv data lines (a split of 80 of 400, a sample of 250 of 400):\n%s", rr->out);
     /* Each class's mean is 1.5 from the boundary in the 2 informative dimensions: the Bayes
      * accuracy is Phi(1.5 sqrt 2) = 0.983 on the source. */
     CHECK(src >= 0.9 && tgt >= 0.7, "source / target test accuracy %.4f / %.4f should be >= 0.9 / "

@@ -210,6 +210,24 @@ dann_status vec_load_mem(dataset *ds, const char *name, int format, const char *
     for (int c = 0; c < 3; c++) ds->mean[c] = 0, ds->std[c] = 1;
     snprintf(ds->name, sizeof ds->name, "%s-%s", format == VEC_CSV ? "csv" : "svmlight",
              split == DATA_TEST ? "test" : "train");
+    /* The classes' names, which checkpoints keep and eval / predict print: the labels as the
+     * file wrote them, "-1" and "+1" in a -1/+1 file, else "0" ... "C-1". */
+    if (n_classes > 0) {
+        char **names = malloc(sizeof *names * (size_t)n_classes), (*txt)[16] = NULL;
+        if (names) txt = malloc(sizeof *txt * (size_t)n_classes);
+        for (int k = 0; txt && k < n_classes; k++) {
+            if (v->pm1 && k < 2) snprintf(txt[k], sizeof txt[k], "%s", k ? "+1" : "-1");
+            else snprintf(txt[k], sizeof txt[k], "%d", k);
+            names[k] = txt[k];
+        }
+        st = txt ? dataset_set_class_names(ds, (const char *const *)names, n_classes, err)
+                 : dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory", name);
+        free(names), free(txt);
+        if (st) {
+            dataset_free(ds);
+            return st;
+        }
+    }
     return DANN_OK;
 }
 
