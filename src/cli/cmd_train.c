@@ -28,7 +28,6 @@
 #include "cli/tee.h"
 #include "cli/trainloop.h"
 #include "cli/vecfit.h"
-#include "data/vec.h"
 #include "io/checkpoint.h"
 
 #define CMD "train"
@@ -43,9 +42,7 @@ static void usage(FILE *f) {
 "training or a baseline.\n"
 "SPEC is mnist:DIR, mnistm:PATH (folder or mnist_m.tar.gz), folder:DIR (labelled class\n"
 "sub-folders of PNG/JPEG images, any size), images:DIR (unlabelled), or, for a vector\n"
-"network (--arch shallow), csv:FILE[,label=first|last|none|NAME][,header=auto|yes|no]\n"
-"(dense feature vectors) or svmlight:FILE[,base=1|0][,label=none] (sparse, libsvm's\n"
-"1-based indices by default; docs/VECTORS.md).\n"
+"network, csv:FILE[,label=NAME|...] or svmlight:FILE[,base=0] (docs/VECTORS.md).\n"
 "\n"
 "  --arch NET             network: a preset (py3, paper-mnist, paper-svhn, paper-gtsrb,\n"
 "                         shallow) or a description (docs/NETWORKS.md); default py3. A\n"
@@ -569,23 +566,13 @@ int cmd_train(int argc, char **argv) {
         }
     } else {
         const char *arch = a.arch ? a.arch : rcp->arch;
-        int c = 0, h = 0, w = 0, vec = 0;
+        int c = 0, h = 0, w = 0;
         preset_net = dann_net_is_preset(arch);
         if (a.input) {
             if (!preset_net)
                 return args_usage(CMD, "--input applies to presets; a description gives its own "
                                   "input ('in CxHxW;' or 'in D;')");
-            char tail;
-            if (dann_net_info(arch, NULL, NULL, NULL, NULL, &vec, &err))
-                return args_usage(CMD, "--arch: %s", err.msg);
-            int k = vec ? sscanf(a.input, "%d%c", &c, &tail) + 2
-                        : sscanf(a.input, "%dx%dx%d%c", &c, &h, &w, &tail);
-            if (vec && (k != 3 || c < 1 || c > VEC_MAX_DIM))
-                return args_usage(CMD, "--input %s: %s takes feature vectors: expected D, the "
-                                  "feature dimension (1..%d)", a.input, arch, VEC_MAX_DIM);
-            if (vec) h = w = 1;
-            if (k != 3 || c < 1 || h < 1 || w < 1 || c > 4096 || h > 65536 || w > 65536)
-                return args_usage(CMD, "--input %s: expected CxHxW, e.g. 3x32x32", a.input);
+            if ((rc = vecfit_parse_input(CMD, arch, a.input, &c, &h, &w))) return rc;
         }
         if (dann_net_adapt(net, sizeof net, arch, c, h, w, 0, &err) ||
             dann_net_info(net, &NC, &NH, &NW, &NCLS, &NVEC, &err))
@@ -634,17 +621,12 @@ int cmd_train(int argc, char **argv) {
         goto out;
     dataset *const vsets[4] = {&src, tgt.n ? &tgt : NULL, src_t.n ? &src_t : NULL,
                                tgt_t.n ? &tgt_t : NULL};
-    if (NVEC) {
-        /* Feature vectors: one dimension for every file - the network's when it is fixed (a
-         * description, --input D, a resumed run), else the data's; a preset takes it. */
-        const int fixed = a.resume || !preset_net || a.input ? NC : 0;
-        int D;
-        if (vecfit_dim(vsets, 4, fixed, &D, &err) ||
-            (D != NC && dann_net_adapt(net, sizeof net, net, D, 1, 1, 0, &err))) {
-            rc = args_fail(CMD, &err);
-            goto out;
-        }
-        NC = D;
+    /* feature vectors: the network's dimension when fixed (a description, --input D, a resumed
+     * run), else the data's, which a preset takes */
+    if (NVEC && vecfit_net(vsets, 4, a.resume || !preset_net || a.input ? NC : 0, net, sizeof net,
+                           &NC, &err)) {
+        rc = args_fail(CMD, &err);
+        goto out;
     }
     if (val_pct) a.source_val = (int)((int64_t)src.n * val_pct / 100);
     if (a.patience < 0) a.patience = a.source_val > 0 ? rcp->patience : 0;

@@ -2,6 +2,7 @@
  * (vecfit.h). */
 #include <stdio.h>
 #include <string.h>
+#include "cli/args.h"
 #include "cli/vecfit.h"
 #include "data/vec.h"
 
@@ -41,6 +42,35 @@ dann_status vecfit_dim(dataset *const *ds, int n, int D_fixed, int *D, dann_erro
     }
     *D = d;
     return DANN_OK;
+}
+
+dann_status vecfit_net(dataset *const *ds, int n, int D_fixed, char *net, size_t cap, int *D,
+                       dann_error *err) {
+    int NC;
+    dann_status st = vecfit_dim(ds, n, D_fixed, D, err);
+    if (!st) st = dann_net_info(net, &NC, NULL, NULL, NULL, NULL, err);
+    if (!st && *D != NC) st = dann_net_adapt(net, cap, net, *D, 1, 1, 0, err);
+    return st;
+}
+
+int vecfit_parse_input(const char *cmd, const char *arch, const char *input, int *c, int *h,
+                       int *w) {
+    dann_error err;
+    int vec = 0, k;
+    char tail;
+    if (dann_net_info(arch, NULL, NULL, NULL, NULL, &vec, &err))
+        return args_usage(cmd, "--arch: %s", err.msg);
+    if (vec) {
+        *h = *w = 1;
+        if (sscanf(input, "%d%c", c, &tail) != 1 || *c < 1 || *c > VEC_MAX_DIM)
+            return args_usage(cmd, "--input %s: %s takes feature vectors: expected D, the feature "
+                              "dimension (1..%d)", input, arch, VEC_MAX_DIM);
+        return 0;
+    }
+    k = sscanf(input, "%dx%dx%d%c", c, h, w, &tail);
+    if (k != 3 || *c < 1 || *h < 1 || *w < 1 || *c > 4096 || *h > 65536 || *w > 65536)
+        return args_usage(cmd, "--input %s: expected CxHxW, e.g. 3x32x32", input);
+    return 0;
 }
 
 dann_status vecfit_classes(dataset *const *ds, int n, int n_classes, const char *net,

@@ -18,6 +18,16 @@ int vecfit_kinds(const char *cmd, int net_vec, const char *const *specs, int n, 
  * with an index >= D or a CSV file with another number of columns is an error naming it. */
 dann_status vecfit_dim(dataset *const *ds, int n, int D_fixed, int *D, dann_error *err);
 
+/* Fits the n datasets to one dimension (vecfit_dim) and gives the network in net (cap bytes, a
+ * vector preset's description) that input; *D receives it. */
+dann_status vecfit_net(dataset *const *ds, int n, int D_fixed, char *net, size_t cap, int *D,
+                       dann_error *err);
+
+/* --input for the preset arch: CxHxW for an image network, D for a vector one. Returns 0 (c, h,
+ * w set; h = w = 1 for a vector) or 2 after printing the usage error. */
+int vecfit_parse_input(const char *cmd, const char *arch, const char *input, int *c, int *h,
+                       int *w);
+
 /* Every dataset's labels must be classes of an n_classes-way head (a test file holding a class
  * the network lacks would otherwise go uncounted). */
 dann_status vecfit_classes(dataset *const *ds, int n, int n_classes, const char *net,
