@@ -278,6 +278,12 @@ TEST(cli_vec_errors) {
         r = run_dann(a);
         CHECK_FAILS(r, 1, "s.svm:", "beyond the input's 50 features", "a description's input");
     }
+    {
+        const char *a[] = {"train", "--preset", "shallow", "--mode", "target-only", "--source",
+                           spec_s, "--target", spec_t, "--out", out, "--quiet", NULL};
+        r = run_dann(a);
+        CHECK_FAILS(r, 1, spec_t, "has no labels", "target-only on an unlabelled target");
+    }
     CHECK(!exists(out), "a failed run left its folder %s", out);
     /* a checkpoint of a vector network refuses images and bare file names */
     {

@@ -700,6 +700,11 @@ int cmd_train(int argc, char **argv) {
     }
     /* The class head against the data: a preset takes the data's class count; a description
      * written out must match it. */
+    if (labelled->n_classes < 1) {
+        fprintf(stderr, "dann %s: %s (%s) has no labels; --mode %s trains on them\n", CMD,
+                labelled->name, lab_spec, MODES[cfg.mode]);
+        goto out;
+    }
     if (labelled->n_classes != NCLS) {
         if (a.resume || !preset_net) {
             fprintf(stderr, "dann %s: %s: %d classes, but the network's class head has %d outputs "
