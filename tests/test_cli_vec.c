@@ -284,6 +284,12 @@ TEST(cli_vec_errors) {
         r = run_dann(a);
         CHECK_FAILS(r, 1, spec_t, "has no labels", "target-only on an unlabelled target");
     }
+    {
+        const char *a[] = {"train", "--preset", "shallow", "--target-norm", "auto", "--source",
+                           spec_s, "--target", spec_t, "--out", out, "--quiet", NULL};
+        r = run_dann(a);
+        CHECK_FAILS(r, 2, "--target-norm", "used as given", "a normalisation choice for vectors");
+    }
     CHECK(!exists(out), "a failed run left its folder %s", out);
     /* a checkpoint of a vector network refuses images and bare file names */
     {

@@ -514,7 +514,7 @@ int cmd_train(int argc, char **argv) {
         return args_usage(CMD, "--lambda (a constant) and --lambda-max (the ramp's ceiling) "
                           "exclude each other");
     norm_choice norm_s, norm_t;
-    const int norm_given = a.source_norm || a.target_norm;  /* on this command line */
+    const int norm_given = a.source_norm ? 1 : a.target_norm ? 2 : 0;  /* on this command line */
     const char *norm_word[2] = {a.source_norm, a.target_norm};
     for (int k = 0; k < 2; k++) {
         if (!norm_word[k]) norm_word[k] = rcp->norm == RECIPE_NORM_MEAN ? "mean" : "ref";
@@ -578,18 +578,9 @@ int cmd_train(int argc, char **argv) {
             dann_net_info(net, &NC, &NH, &NW, &NCLS, &NVEC, &err))
             return args_usage(CMD, "--arch: %s", err.msg);
     }
-    {
-        const char *specs[4] = {a.source, a.target, src_test, tgt_test};
-        if ((rc = vecfit_kinds(CMD, NVEC, specs, 4, net))) return rc;
-    }
-    if (NVEC) {  /* feature vectors are used as given: no normalisation choice */
-        if (norm_given)
-            return args_usage(CMD, "--%s-norm: feature vectors are used as given (the "
-                              "normalisation choices apply to images)",
-                              a.source_norm ? "source" : "target");
-        norm_s.kind = norm_t.kind = NORM_REF;
-        a.source_norm = a.target_norm = "ref";
-    }
+    const char *vspecs[4] = {a.source, a.target, src_test, tgt_test};
+    if ((rc = vecfit_check_run(CMD, NVEC, vspecs, 4, net, norm_given))) return rc;
+    if (NVEC) norm_s.kind = norm_t.kind = NORM_REF, a.source_norm = a.target_norm = "ref";
 
     /* A fresh run never touches an existing run's files (a folder whose run stopped before its
      * first epoch, holding only run.json, may be reused). */

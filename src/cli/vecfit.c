@@ -22,6 +22,14 @@ int vecfit_kinds(const char *cmd, int net_vec, const char *const *specs, int n, 
     return 0;
 }
 
+int vecfit_check_run(const char *cmd, int net_vec, const char *const *specs, int n,
+                     const char *net, int norm_given) {
+    const int rc = vecfit_kinds(cmd, net_vec, specs, n, net);
+    if (rc || !net_vec || !norm_given) return rc;
+    return args_usage(cmd, "--%s-norm: feature vectors are used as given (the normalisation "
+                      "choices apply to images)", norm_given == 1 ? "source" : "target");
+}
+
 dann_status vecfit_dim(dataset *const *ds, int n, int D_fixed, int *D, dann_error *err) {
     int d = D_fixed, from = -1;
     for (int k = 0; k < n && D_fixed <= 0; k++)

@@ -12,6 +12,11 @@
  * otherwise prints one line "dann CMD: SPEC: ..." naming the network and returns 2. */
 int vecfit_kinds(const char *cmd, int net_vec, const char *const *specs, int n, const char *net);
 
+/* vecfit_kinds, and for a vector network no normalisation choice (norm_given: 0, or 1 / 2 for
+ * --source-norm / --target-norm on the command line): feature vectors are used as given. */
+int vecfit_check_run(const char *cmd, int net_vec, const char *const *specs, int n,
+                     const char *net, int norm_given);
+
 /* The common feature dimension of the n datasets (NULL entries skipped): D_fixed when > 0 (the
  * network's input, or --input D), else the largest file dimension (a sparse file's highest
  * index + 1, a CSV file's feature columns). Each dataset takes it (vec_set_dim): a sparse file
