@@ -1,36 +1,43 @@
 /* test_torch_presets.c - every preset (paper-mnist, paper-svhn, paper-gtsrb, shallow) and two
- * user descriptions (an image network with strided and padded convolutions, an overlapping
- * padded max-pool, BatchNorm, sigmoid, dropout and dropout2d; a vector network with BatchNorm1d
- * and dropout fed as sparse CSR batches) against PyTorch 1.13: three whole training steps of
- * the preset's recipe from the same initial weights and dropout masks
- * (tests/fixtures/torch_presets.safetensors, tools/make_preset_fixtures.py, which says how the
- * weights and inputs are generated on both sides: nothing large is stored).
+ * user descriptions (an image network with a strided padded convolution, a padded convolution,
+ * an overlapping padded max-pool with no ReLU after it, BatchNorm with non-default parameters
+ * and statistics, sigmoid, dropout and dropout2d; a vector network with BatchNorm1d and dropout,
+ * fed as sparse CSR batches) against PyTorch 1.13: three whole training steps of the preset's
+ * recipe (paper: SGD momentum 0.9, mu_p, lambda_p at the GRL only; shallow: plain SGD, constant
+ * lambda that also scales the domain head's step) from the same initial weights and dropout
+ * masks (tests/fixtures/torch_presets.safetensors, tools/make_preset_fixtures.py, which says how
+ * both sides generate weights and inputs: nothing large is stored).
  *
  * Per case: the network's canonical text and torch's state_dict names and shapes; the three
  * losses, lambda and lr of every step; the class and domain log-probabilities of step 1 (whole);
- * every parameter's step-1 gradient and its move w_s - w_0 after each step, as a record (n, sum,
- * L2 norm, max |v|, four random-sign projections, samples at fixed random indices; all values
- * when n <= 256); the BatchNorm running statistics and counters after step 3 (whole); and
+ * every parameter's step-1 gradient and its move w_s - w_0 after each step, as a record (n, L1
+ * and L2 norms, max |v|, four random-sign projections, and samples at fixed random indices: all
+ * values when n <= 256); the BatchNorm running statistics and counters after step 3 (whole); and
  * eval-mode class log-probabilities of generated inputs after step 3.
  *
- * Why records catch real bugs: a wrong index, padding, transposition or skipped term in any
- * layer changes the log-probabilities and the losses (compared whole), and the gradient of every
- * tensor behind it; a sum or projection with signs independent of the tensor's layout moves by
- * about the L2 norm of the error whatever its pattern (an error confined to one row or border
- * still shows), the samples catch local errors that leave the aggregates nearly unchanged, and
- * moves over three steps catch optimizer errors (momentum, lr schedule, lambda on the domain
- * head) that no single gradient shows. Planted bugs caught: see the report in
- * docs/NETWORKS.md ("Checked against PyTorch").
+ * Why records catch real bugs: a wrong index, padding, transposition or skipped term in a layer
+ * changes the log-probabilities and losses (compared whole) and the gradient of every tensor
+ * before it; a projection with signs independent of the tensor's layout moves by about the L2
+ * norm of the error whatever its pattern (an error confined to one row or border still shows),
+ * the samples catch local errors, and the moves over three steps catch optimizer errors
+ * (momentum, lr schedule, lambda on the domain head) that no single gradient shows. Planted and
+ * caught (docs/NETWORKS.md, "Checked against PyTorch"): the kernel window transposed in the
+ * strided convolution, square fc weights read transposed, the padded convolution shifted by
+ * one column, max-pool padding that wins as 0, SGD without its momentum term, lambda on the
+ * domain head in the paper recipe, shallow without it, the last non-zero of a sparse row
+ * dropped (either loop), the grey first-conv gradient given to one channel only.
  *
- * Tolerances (b is torch's value; every comparison prints its worst error):
- *   losses, step-1 log-probabilities              1e-5 + 1e-4 |b|
- *   eval log-probabilities after step 3, running  1e-5 + 1e-4 |b|
- *   statistics
- *   records: sum, L2, projections                 REC_AGG * L2(b)
- *            max |v|                              REC_AGG * max|b|
- *            samples                              REC_ELEM * (|b| + rms(b))
- *   moves are differences of float32 weights: each value also gets 2 ulp of the weight (and the
- *   aggregates 2 ulp of the largest weight times sqrt(n)).
+ * The generator checks that torch's float32 step-1 gradients are within 1e-5 (relative L2) of
+ * float64's for every case, so the tolerances below sit above rounding with margin (measured
+ * worst: 0.3 of a tolerance):
+ *   losses, step-1 log-probabilities, eval      1e-5 + 1e-4 |b|    (b: torch's value)
+ *   log-probabilities, running statistics
+ *   records: L1 norm                            REC_AGG * L1(b)
+ *            L2 norm, projections               REC_AGG * L2(b)
+ *            max |v|                            REC_AGG * max|b|
+ *            samples                            REC_ELEM * (|b| + rms(b))
+ *   Moves are differences of float32 weights: each sample and the max also get 2 ulp of the
+ *   weight (the largest for the max), L2 and projections that times sqrt(n), L1 times n.
  *   Biases feeding a training-mode BatchNorm have a true gradient of 0 (both sides hold rounding
  *   noise): their gradients and moves must stay below 1e-6 instead. */
 #include <stdlib.h>
@@ -57,7 +64,7 @@
     "conv(12,3,pad=1) bn dropout2d(0.5) maxpool(2) relu conv(16,2) bn relu dropout2d(0.25); "      \
     "class: fc(24) bn sigmoid dropout(0.5) fc(5); "                                                 \
     "domain: fc(16) relu dropout(0.3) fc(12) bn relu fc(2)"
-#define USER_VEC "in 40; features: fc(24) bn sigmoid dropout(0.5) fc(16) relu; "                   \
+#define USER_VEC "in 40; features: fc(22) bn sigmoid dropout(0.5) fc(16) relu; "                   \
     "class: fc(12) relu dropout(0.25) fc(3); domain: fc(8) bn relu dropout2d(0.5) fc(2)"
 
 /* The cases of tools/make_preset_fixtures.py, in its order (case c uses seeds 10000 (c + 1) + ...). */
@@ -222,33 +229,34 @@ static void cmp_record(const char *c, const char *what, const char *name, const 
                        const float *b, size_t len, const float *x, worst_t *w) {
     const size_t n = (size_t)b[0];
     CHECK((size_t)a[0] == n && len == REC_HEAD + (n <= REC_FULL ? n : REC_SAMPLES),
-          "%s %s %s: %zu elements, torch %zu", c, what, name, (size_t)a[0], n);
+          "%s %s %s: %zu elements, torch %zu", c, name, what, (size_t)a[0], n);
     if ((size_t)a[0] != n) return;
     double wulp = 0;  /* 2 ulp of the largest weight, for the aggregates of moves */
     if (x)
         for (size_t i = 0; i < n; i++) wulp = fmax(wulp, ulp2(x[i]));
-    const double l2 = b[2], rms = l2 / sqrt((double)n), agg_slack = wulp * sqrt((double)n);
+    const double l2 = b[2], rms = l2 / sqrt((double)n), rn = sqrt((double)n);
     static const char *const head[REC_HEAD] = {"n", "L1 norm", "L2 norm", "max |v|", "projection 1",
                                                "projection 2", "projection 3", "projection 4"};
+    int bad = 0;
+    size_t worst_k = 0;
+    double worst_r = 0, worst_tol = 0;
     for (size_t k = 1; k < len; k++) {
         double tol;
-        if (k < REC_HEAD) tol = REC_AGG * (k == 1 ? b[1] : k == 3 ? b[3] : l2) + (k == 1 ? agg_slack * sqrt((double)n) : agg_slack);
+        if (k == 1) tol = REC_AGG * b[1] + wulp * (double)n;          /* L1 */
+        else if (k == 3) tol = REC_AGG * b[3] + wulp;                 /* max |v| */
+        else if (k < REC_HEAD) tol = REC_AGG * l2 + wulp * rn;        /* L2, projections */
         else tol = REC_ELEM * (fabs(b[k]) + rms) + (x ? ulp2(x[sample_index(k - REC_HEAD, n)]) : 0);
         const double d = fabs((double)a[k] - b[k]), r = tol > 0 ? d / tol : (d > 0 ? INFINITY : 0);
-        if (r > 1) {
-            if (k < REC_HEAD)
-                CHECK(0, "%s %s %s: %s %.9g, torch %.9g (|a-b| %.3g > %.3g)", c, what, name,
-                      head[k], a[k], b[k], d, tol);
-            else
-                CHECK(0, "%s %s %s: element %zu is %.9g, torch %.9g (|a-b| %.3g > %.3g)", c, what,
-                      name, sample_index(k - REC_HEAD, n), a[k], b[k], d, tol);
-        }
-        if (r > w->r) {
-            w->r = r;
-            if (k < REC_HEAD) snprintf(w->what, sizeof w->what, "%s %s", what, head[k]);
-            else snprintf(w->what, sizeof w->what, "%s element %zu", what, sample_index(k - REC_HEAD, n));
-        }
+        bad += r > 1;
+        if (r > worst_r || k == 1) worst_r = r, worst_k = k, worst_tol = tol;
     }
+    char stat[48];
+    if (worst_k < REC_HEAD) snprintf(stat, sizeof stat, "%s %s", what, head[worst_k]);
+    else snprintf(stat, sizeof stat, "%s element %zu", what, sample_index(worst_k - REC_HEAD, n));
+    CHECK(!bad, "%s %s: %d of %zu statistics outside tolerance; worst %s %.9g, torch %.9g "
+          "(|a-b| %.3g > %.3g)", c, name, bad, len - 1, stat, a[worst_k], b[worst_k],
+          fabs((double)a[worst_k] - b[worst_k]), worst_tol);
+    if (worst_r > w->r) w->r = worst_r, snprintf(w->what, sizeof w->what, "%s", stat);
 }
 
 /* Biases whose next op is a training-mode BatchNorm: true gradient 0. */
@@ -339,7 +347,7 @@ static void check_params(const st_file *f, const pcase *pc, dann_model *m, const
             if (t->numel != len) continue;
             char rw[16];
             snprintf(rw, sizeof rw, g ? "grad1" : "move%d", s + 1);
-            cmp_record(pc->name, rw, what, rec, b, len, g ? NULL : x, &worst[i * 2 + (g ? 0 : 1)]);
+            cmp_record(pc->name, rw, ti.name, rec, b, len, g ? NULL : x, &worst[i * 2 + (g ? 0 : 1)]);
         }
     }
     free(rec);
