@@ -46,6 +46,7 @@
 #include "fixture_gen.h"
 #include "io/safetensors.h"
 #include "model/model.h"
+#include "preset_cases.h"
 #include "test.h"
 
 #define FX "tests/fixtures/torch_presets.safetensors"
@@ -60,28 +61,6 @@
 #define LOGP_ATOL 1e-5
 #define LOGP_RTOL 1e-4
 
-#define USER_IMG "in 3x24x32; features: conv(8,3,stride=2,pad=1) bn maxpool(3,stride=2,pad=1) " \
-    "conv(12,3,pad=1) bn dropout2d(0.5) maxpool(2) relu conv(16,2) bn relu dropout2d(0.25); "      \
-    "class: fc(24) bn sigmoid dropout(0.5) fc(5); "                                                 \
-    "domain: fc(16) relu dropout(0.3) fc(12) bn relu fc(2)"
-#define USER_VEC "in 40; features: fc(22) bn sigmoid dropout(0.5) fc(16) relu; "                   \
-    "class: fc(12) relu dropout(0.25) fc(3); domain: fc(8) bn relu dropout2d(0.5) fc(2)"
-
-/* The cases of tools/make_preset_fixtures.py, in its order (case c uses seeds 10000 (c + 1) + ...). */
-typedef struct {
-    const char *name, *arch, *recipe;
-    int B, grey;
-    float sparsity;
-    int BE;
-} pcase;
-static const pcase CASES[] = {
-    {"paper_mnist", "paper-mnist", "paper", 8, 1, 0.0f, 6},
-    {"paper_svhn", "paper-svhn", "paper", 4, 0, 0.0f, 4},
-    {"paper_gtsrb", "paper-gtsrb", "paper", 4, 0, 0.0f, 4},
-    {"shallow", "shallow", "shallow", 1, 0, 0.0f, 5},
-    {"user_img", USER_IMG, "paper", 6, 1, 0.0f, 5},
-    {"user_vec", USER_VEC, "shallow", 6, 0, 0.6f, 5},
-};
 static const double PROGRESS[3] = {0.1, 0.5, 0.9};
 
 static const st_tensor *get(const st_file *f, const char *c, const char *what, st_dtype dt, size_t n) {
@@ -146,22 +125,6 @@ static void init_case(dann_model *m, uint64_t sb) {
         }
         fixture_uniform(x, ti.numel, seed, fan_in);
     }
-}
-
-/* (n, D...) inputs of the case: a grey source has one channel, repeated here over three. */
-static void gen_input(float *x, const pcase *pc, int B, int C, size_t plane, uint64_t seed, int grey) {
-    const size_t per = (size_t)C * plane;
-    if (grey) {
-        fixture_images(x, (size_t)B * plane, seed, 0.5f, 0.5f);
-        for (int b = B - 1; b >= 0; b--)
-            for (int c = C - 1; c >= 0; c--)
-                memmove(x + (size_t)b * per + (size_t)c * plane, x + (size_t)b * plane, plane * sizeof(float));
-        return;
-    }
-    fixture_images(x, (size_t)B * per, seed, 0.5f, 0.5f);
-    if (pc->sparsity > 0)
-        for (size_t k = 0; k < (size_t)B * per; k++)
-            if (!(fixture_u(seed + 7, k) >= pc->sparsity)) x[k] = 0.0f;
 }
 
 /* A dense (B, D) batch as CSR (the sparse path of the first fc layer). */
@@ -272,7 +235,7 @@ static int zero_grad_tensor(const dann_model *m, int t) {
 
 /* ---- the case ----------------------------------------------------------------------------- */
 
-static void check_names(const st_file *f, const pcase *pc, const dann_model *m) {
+static void check_names(const st_file *f, const preset_case *pc, const dann_model *m) {
     const char *list = meta(f, pc->name, "state_dict"), *s = list;
     const int n = dann_model_tensors(m, -1, NULL);
     int i = 0;
@@ -294,7 +257,7 @@ static void check_names(const st_file *f, const pcase *pc, const dann_model *m) 
           *s ? "more" : "fewer");
 }
 
-static int set_masks(const st_file *f, const pcase *pc, dann_model *m, int s) {
+static int set_masks(const st_file *f, const preset_case *pc, dann_model *m, int s) {
     const net_plan *P = m->net;
     int ok = 1;
     for (int p = 0; p < 2; p++) {
@@ -320,7 +283,7 @@ static int set_masks(const st_file *f, const pcase *pc, dann_model *m, int s) {
 }
 
 /* The parameter records of the step just taken (s = 0, 1, 2): step-1 gradients, then moves. */
-static void check_params(const st_file *f, const pcase *pc, dann_model *m, const float *w0, int s,
+static void check_params(const st_file *f, const preset_case *pc, dann_model *m, const float *w0, int s,
                          worst_t *worst) {
     size_t np;
     float *params = dann_model_params(m, &np);
@@ -354,7 +317,7 @@ static void check_params(const st_file *f, const pcase *pc, dann_model *m, const
 }
 
 static void run_case(int ci) {
-    const pcase *pc = &CASES[ci];
+    const preset_case *pc = &PRESET_CASES[ci];
     st_file fx;
     dann_error err = {0};
     if (st_read(&fx, FX, &err)) {
@@ -402,8 +365,8 @@ static void run_case(int ci) {
     for (int s = 0; s < 3; s++) {
         const uint64_t base = sb + 500 + 10 * (uint64_t)s;
         int32_t ys[64];
-        gen_input(xs, pc, pc->B, C, plane, base + 1, pc->grey);
-        gen_input(xt, pc, pc->B, C, plane, base + 2, 0);
+        preset_input(xs, pc, pc->B, C, plane, base + 1, pc->grey);
+        preset_input(xt, pc, pc->B, C, plane, base + 2, 0);
         fixture_labels(ys, (size_t)pc->B, base + 3, NC);
         if (!set_masks(f, pc, m, s)) goto done;
         csr cs = {0}, ct = {0};
@@ -470,7 +433,7 @@ static void run_case(int ci) {
     const st_tensor *ev = get(f, pc->name, "eval_logp", ST_F32, (size_t)pc->BE * NC);
     float *logp = malloc((size_t)pc->BE * NC * sizeof(float));
     if (ev && logp) {
-        gen_input(xs, pc, pc->BE, C, plane, sb + 900, pc->grey);
+        preset_input(xs, pc, pc->BE, C, plane, sb + 900, pc->grey);
         csr ce = {0};
         dann_input in = {.B = pc->BE, .x = xs};
         if (vec && pc->sparsity > 0) in = to_csr(&ce, xs, pc->BE, D);

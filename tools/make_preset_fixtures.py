@@ -35,7 +35,12 @@ float32 weights):
   [0] n  [1] L1 norm  [2] L2 norm  [3] max |v|  [4..7] sum_i r_k(i) v_i with signs
   r_k(i) = -1 if u(777 + k, i) < 0.5 else +1, then the values at sample indices: all of them
   when n <= FULL, else index 0, n - 1 and floor(double(u(778 + 4, j)) * n) for j < SAMPLES - 2.
-Running statistics after step 3 are stored whole. tests/test_torch_presets.c computes the same
+Running statistics after step 3 are stored whole.
+
+Also writes torch_io_<case>.safetensors for the small cases of IO_CASES: PyTorch-made weights
+(torch_interchange_check.torch_made, seed 300 + c) saved as a plain state_dict, with their
+eval-mode class log-probabilities of the eval inputs of seed SB + 950 as <case>.io_logp in
+torch_presets.safetensors (tests/test_interchange_presets.c imports them with `dann import`). tests/test_torch_presets.c computes the same
 records and says why they catch what they must.
 
 Each case's step 1 is also run in float64 from the same float32 start: torch's float32
@@ -55,10 +60,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netdesc  # noqa: E402
 import st  # noqa: E402
 from make_fixtures import u  # noqa: E402  (the generator shared with tests/fixture_gen.c)
+from torch_interchange_check import torch_made  # noqa: E402
 
 FULL, SAMPLES, SIGN_SEED, IDX_SEED = 256, 128, 777, 782
 COND_MAX = 1e-5  # torch's float32 step-1 gradients within this of float64's (relative L2)
 PROGRESS = (0.1, 0.5, 0.9)
+IO_CASES = ("shallow", "user_img", "user_vec")  # small enough to commit PyTorch-made weights
 USER_IMG = ("in 3x24x32; features: conv(8,3,stride=2,pad=1) bn maxpool(3,stride=2,pad=1) "
             "conv(12,3,pad=1) bn dropout2d(0.5) maxpool(2) relu conv(16,2) bn relu dropout2d(0.25); "
             "class: fc(24) bn sigmoid dropout(0.5) fc(5); "
@@ -236,6 +243,20 @@ def case_fixture(ci, name, arch, recipe, B, grey, sparsity, BE, out, meta):
     return cond
 
 
+def io_fixture(ci, name, arch, BE, grey, sparsity, outdir, out):
+    """PyTorch-made weights of a small case, saved as a plain state_dict, and their eval-mode
+    class log-probabilities of generated inputs (seed SB + 950): what `dann import` of them must
+    reproduce without PyTorch at hand."""
+    model = torch_made(netdesc.resolve(arch).text(), 300 + ci)
+    path = os.path.join(outdir, f"torch_io_{name}.safetensors")
+    st.save(model.state_dict(), path, {"format": "pt"})
+    shape = (BE,) + ((1,) + tuple(model.desc.shape[1:]) if grey else tuple(model.desc.shape))
+    model.eval()
+    with torch.no_grad():
+        out[f"{name}.io_logp"] = model(gen_input(10000 * (ci + 1) + 950, shape, sparsity), 0.0)[0].clone()
+    return path
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_preset_fixtures.py OUTDIR")
@@ -245,11 +266,16 @@ def main():
     out, meta = {}, {"torch": torch.__version__, "cases": ",".join(c[0] for c in CASES),
                      "record": f"n,l1,l2,maxabs,proj x4 (signs u({SIGN_SEED}+k,i)<0.5), samples "
                                f"(all when n<={FULL}, else 0, n-1, floor(u({IDX_SEED},j)*n) j<{SAMPLES - 2})"}
+    written = []
     for ci, case in enumerate(CASES):
         case_fixture(ci, *case, out, meta)
+    for ci, (name, arch, _, _, grey, sparsity, BE) in enumerate(CASES):
+        if name in IO_CASES:
+            written.append(io_fixture(ci, name, arch, BE, grey, sparsity, outdir, out))
     path = os.path.join(outdir, "torch_presets.safetensors")
     st.save(out, path, meta)
-    print(f"{path}: {os.path.getsize(path)} bytes")
+    for p in [path] + written:
+        print(f"{p}: {os.path.getsize(p)} bytes")
 
 
 if __name__ == "__main__":
