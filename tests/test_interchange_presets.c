@@ -185,7 +185,7 @@ static int write_c_side(const preset_case *pc, const char *dir) {
 TEST(interchange_presets_with_pytorch) {
     if (!dann_bin()) SKIP("build/dann not found");
     if (!have_torch())
-        SKIP("skipped: %s cannot import torch (Debian's python3-torch): the presets' export and "
+        SKIP("%s cannot import torch (Debian's python3-torch): the presets' export and "
              "import were not checked against PyTorch itself (interchange_torch_made_small_nets "
              "and test_torch_presets still ran)", PY);
     const char *dir = test_tmpdir();
