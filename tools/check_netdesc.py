@@ -65,6 +65,10 @@ def check_language():
         "in 3x8x8; features: relu; class: fc(10); domain: fc(3)":
             "domain_classifier.d_fc1: the domain head must end in fc(2)",
         "resnet50": "neither a preset",
+        "in 3x28x28; features: ; class: fc(10); domain: fc(2)": "the feature extractor is empty",
+        "in 3x28x28; features: conv(8,5); class: fc(1); domain: fc(2)": "at least 2 classes",
+        "in 3x28x28; features: fc(65536) fc(65536); class: fc(10); domain: fc(2)":
+            "feature.f_fc2: weight matrix too large",
     }
     for text, want in bad.items():
         try:
