@@ -247,7 +247,8 @@ TEST(netdesc_doc_examples_compile) {
                 const char *eol = strchr(p, '\n'), *end = eol ? strstr(eol, "\n```") : NULL;
                 if (!end) break;
                 char info[96];
-                snprintf(info, sizeof info, "%.*s", (int)(eol - p - 11), p + 11);
+                const char *i0 = p + 11 + strspn(p + 11, " ");
+                snprintf(info, sizeof info, "%.*s", (int)(eol > i0 ? eol - i0 : 0), i0);
                 snprintf(text, sizeof text, "%.*s", (int)(end - eol - 1), eol + 1);
                 int ln = 1;
                 for (const char *q = buf; q < p; q++) ln += *q == '\n';
