@@ -135,6 +135,7 @@ test: $(BUILD)/test_dann $(BUILD)/dann
 fixtures:
 	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
 	/usr/bin/python3 tools/make_net_fixtures.py tests/fixtures
+	/usr/bin/python3 tools/make_preset_fixtures.py tests/fixtures
 
 deps:
 	@dpkg -s $(DEPS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \

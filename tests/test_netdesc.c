@@ -5,6 +5,7 @@
  *     PyTorch fixture elsewhere; here the naming rule on a network with every kind);
  *   - syntax and shape errors are one line naming the section or the layer;
  *   - dann_net_adapt / dann_net_info change and report input shape and class count. */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dann.h"
@@ -204,4 +205,89 @@ TEST(netdesc_adapt_and_info) {
     CHECK(dann_net_info("shallow", &c, &h, &w, &k, &vec, &err) == DANN_OK || 1, "shallow");
     CHECK(dann_net_is_preset("paper-svhn") && !dann_net_is_preset("in 2; features: fc(3); class: fc(2); domain: fc(2)"),
           "dann_net_is_preset");
+}
+
+/* One description found in a document: its text and, for a fenced ```dann-net PRESET [SHAPE]
+ * [CLASSES] block, the preset it must equal (adapted to SHAPE and CLASSES when given). */
+static void doc_example(const char *file, int line, const char *text, const char *info, int *n) {
+    char canon[NET_TEXT_MAX], want[NET_TEXT_MAX], preset[32] = "";
+    dann_error err = {0};
+    net_desc d;
+    (*n)++;
+    if (net_parse(&d, text, &err) || dann_net_info(text, NULL, NULL, NULL, NULL, NULL, &err)) {
+        CHECK(0, "%s:%d: the example does not compile: %s\n      %s", file, line, err.msg, text);
+        return;
+    }
+    net_format(&d, canon, sizeof canon);
+    int c = 0, h = 0, w = 0, k = 0;
+    if (!info || sscanf(info, "%31s", preset) != 1) return;
+    const char *rest = info + strspn(info, " ") + strlen(preset);
+    if (sscanf(rest, " %dx%dx%d %d", &c, &h, &w, &k) < 3 && sscanf(rest, " %d %d", &c, &k) < 1) c = 0;
+    CHECK(dann_net_adapt(want, sizeof want, preset, c, h, w, k, &err) == DANN_OK, "%s:%d: %s", file,
+          line, err.msg);
+    CHECK(!strcmp(canon, want), "%s:%d: the example is not %s:\n      doc    %s\n      preset %s", file,
+          line, info, canon, want);
+}
+
+/* Every description written in the documentation (README.md and the .md files of docs/) compiles: fenced ```dann-net blocks, and every
+ * `in ...` code span and "in ..." string (adjacent C strings joined, as in the C example). */
+TEST(netdesc_doc_examples_compile) {
+    struct { char path[300]; int min; } docs[64] = {{"README.md", 1}};
+    int nd = 1;
+    DIR *dir = opendir("docs");
+    if (!dir) SKIP("docs/ not found (run from the repository root)");
+    for (struct dirent *e; (e = readdir(dir)) && nd < 64;) {
+        const size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 3, ".md")) continue;
+        snprintf(docs[nd].path, sizeof docs[nd].path, "docs/%s", e->d_name);
+        docs[nd++].min = !strcmp(e->d_name, "NETWORKS.md") ? 15 : !strcmp(e->d_name, "RECIPES.md");
+    }
+    closedir(dir);
+    for (int i = 0; i < nd; i++) {
+        FILE *f = fopen(docs[i].path, "rb");
+        if (!f) SKIP("%s not found (run from the repository root)", docs[i].path);
+        static char buf[1 << 18];
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        int n = 0;
+        static char text[NET_TEXT_MAX];
+        for (const char *p = buf; *p; p++) {
+            if (!strncmp(p, "```dann-net", 11) && (p == buf || p[-1] == '\n')) {
+                const char *eol = strchr(p, '\n'), *end = eol ? strstr(eol, "\n```") : NULL;
+                if (!end) break;
+                char info[96];
+                const char *i0 = p + 11 + strspn(p + 11, " ");
+                snprintf(info, sizeof info, "%.*s", (int)(eol > i0 ? eol - i0 : 0), i0);
+                snprintf(text, sizeof text, "%.*s", (int)(end - eol - 1), eol + 1);
+                int ln = 1;
+                for (const char *q = buf; q < p; q++) ln += *q == '\n';
+                doc_example(docs[i].path, ln, text, info[0] ? info : NULL, &n);
+                p = end + 4;
+                continue;
+            }
+            const char q0 = *p;
+            if ((q0 != '"' && q0 != '`') || strncmp(p + 1, "in ", 3) || !(p[4] >= '0' && p[4] <= '9')) continue;
+            size_t tl = 0;
+            const char *s = p;
+            for (;;) {  /* a quoted or backticked span; C strings: "..." "..." joined */
+                const char *close = strchr(s + 1, q0);
+                if (!close) break;
+                const size_t part = (size_t)(close - s - 1);
+                if (tl + part < sizeof text) memcpy(text + tl, s + 1, part), tl += part;
+                s = close;
+                const char *next = close + 1 + strspn(close + 1, " \t\n");
+                if (q0 != '"' || *next != '"') break;
+                s = next;
+            }
+            text[tl] = 0;
+            int ln = 1;
+            for (const char *q = buf; q < p; q++) ln += *q == '\n';
+            doc_example(docs[i].path, ln, text, NULL, &n);
+            p = s;
+        }
+        CHECK(n >= docs[i].min, "%s: %d descriptions found, expected at least %d", docs[i].path, n,
+              docs[i].min);
+        if (n) printf("    %-18s %d descriptions, all compile\n", docs[i].path, n);
+    }
 }

@@ -4,7 +4,9 @@
    net_format writes), builds, and has the feature size docs/NETWORKS.md gives; descriptions
    written with other spacing and line breaks parse to the same network; bad descriptions fail
    with a one-line message naming the problem or the layer.
-2. netdesc.build("py3") is the twin's hand-written CNNModel (fungtion/DANN_py3's model), taken
+2. Every description in README.md and docs/*.md builds, and each
+   ```dann-net PRESET block is that preset (tests/test_netdesc.c checks the same in C).
+3. netdesc.build("py3") is the twin's hand-written CNNModel (fungtion/DANN_py3's model), taken
    from the last commit that had it (git show REF:tools/dann_torch.py, REF below): the same
    modules in the same order, the same state_dict names, shapes and dtypes, the same initial
    values under torch.manual_seed(s) for several s, and the same outputs of a training-mode
@@ -12,6 +14,7 @@
 Exits non-zero on the first failure.
 """
 import os
+import re
 import subprocess
 import sys
 import types
@@ -65,6 +68,10 @@ def check_language():
         "in 3x8x8; features: relu; class: fc(10); domain: fc(3)":
             "domain_classifier.d_fc1: the domain head must end in fc(2)",
         "resnet50": "neither a preset",
+        "in 3x28x28; features: ; class: fc(10); domain: fc(2)": "the feature extractor is empty",
+        "in 3x28x28; features: conv(8,5); class: fc(1); domain: fc(2)": "at least 2 classes",
+        "in 3x28x28; features: fc(65536) fc(65536); class: fc(10); domain: fc(2)":
+            "feature.f_fc2: weight matrix too large",
     }
     for text, want in bad.items():
         try:
@@ -75,6 +82,40 @@ def check_language():
             continue
         fail(f"{text!r} was accepted")
     print(f"  {len(bad)} bad descriptions refused with the expected messages")
+
+
+DOCS = {"README.md": 1, **{os.path.join("docs", f): {"NETWORKS.md": 15, "RECIPES.md": 1}.get(f, 0)
+                          for f in sorted(os.listdir(os.path.join(ROOT, "docs"))) if f.endswith(".md")}}
+
+
+def check_docs():
+    """Every description in the docs builds (as tests/test_netdesc.c checks in C): fenced
+    ```dann-net [PRESET [SHAPE] [CLASSES]] blocks (equal to that preset, adapted), `in ...` code
+    spans and "in ..." strings (adjacent C strings joined)."""
+    for path, least in DOCS.items():
+        text = open(os.path.join(ROOT, path), encoding="utf-8").read()
+        found = []
+        for m in re.finditer(r"^```dann-net([^\n]*)\n(.*?)\n```", text, re.S | re.M):
+            found.append((m.start(), m.group(2), m.group(1).split()))
+        blocks = "".join(" " * len(m.group(0)) if m.group(0).startswith("```dann-net") else m.group(0)
+                         for m in re.finditer(r"```dann-net.*?\n```|.", text, re.S))
+        for m in re.finditer(r'"in \d[^"]*"(?:\s*"[^"]*")*|`in \d[^`]*`', blocks):
+            found.append((m.start(), "".join(re.findall(r'"([^"]*)"', m.group(0))) or m.group(0)[1:-1], []))
+        for at, desc, info in found:
+            where = f"{path}:{text.count(chr(10), 0, at) + 1}"
+            try:
+                d = netdesc.build(desc).desc
+            except netdesc.DescError as e:
+                fail(f"{where}: the example does not build: {e}")
+            if info:
+                shape = tuple(int(v) for v in info[1].split("x")) if len(info) > 1 else None
+                want = netdesc.resolve(info[0], shape, int(info[2]) if len(info) > 2 else None).text()
+                if d.text() != want:
+                    fail(f"{where}: the example is not {' '.join(info)}: {d.text()!r}")
+        if len(found) < least:
+            fail(f"{path}: {len(found)} descriptions found, expected at least {least}")
+        if found:
+            print(f"  {path}: {len(found)} descriptions, all build")
 
 
 def reference_model_class():
@@ -124,6 +165,7 @@ def check_py3():
 def main():
     torch.set_num_threads(1)
     check_language()
+    check_docs()
     check_py3()
     print("check_netdesc: all checks passed")
 

@@ -292,6 +292,8 @@ class DANNNet(nn.Module):
         self.in_shape = desc.shape
         shape = desc.shape  # (C, H, W) or (D,)
         self.feature_dim = None
+        if not desc.sections[0]:
+            raise DescError("network description: the feature extractor is empty")
         for si, (mod, layers) in enumerate(zip(MODULES, desc.sections)):
             seq = Section()
             letter, count = mod[0], {}
@@ -313,6 +315,8 @@ class DANNNet(nn.Module):
                     raise DescError(f"{mod}.{letter}_fc{count.get('fc', 0) + 1}: the {head} head must end in fc(N)")
                 if si == 2 and layers[-1].n != 2:
                     raise DescError(f"{mod}.{letter}_fc{count['fc']}: the domain head must end in fc(2)")
+                if si == 1 and layers[-1].n < 2:
+                    raise DescError("network description: the class head needs at least 2 classes")
                 seq.add_module(f"{letter}_softmax", nn.LogSoftmax(dim=1))
                 if si == 1:
                     self.n_classes = layers[-1].n
@@ -330,6 +334,9 @@ class DANNNet(nn.Module):
                 raise DescError(f"{full}: max-pooling needs an image input (its input is a vector of {shape[0]})")
             return nn.MaxPool2d(l.k, stride=l.stride, padding=l.pad)
         if l.kind == "fc":
+            if _numel(shape) * l.n > 1 << 31:  # the C library's limit (src/model/netplan.c)
+                raise DescError(f"{full}: weight matrix too large (its input is "
+                                + ("a vector of %d)" % shape[0] if len(shape) == 1 else "%dx%dx%d)" % shape))
             return nn.Linear(_numel(shape), l.n)
         if l.kind == "bn":
             return nn.BatchNorm2d(shape[0]) if img else nn.BatchNorm1d(shape[0])

@@ -33,11 +33,13 @@
 static void usage(FILE *f) {
     fprintf(f,
 "usage: dann demo [--threads T] [--seed S] [--epochs N] [--batch B] [--progress MODE]\n"
-"                 [--arch NET]\n"
+"                 [--arch NET] [--max-steps K] [--eval-max N]\n"
+"       dann demo moons [options]   (the shallow network on the JMLR toy: dann demo moons --help)\n"
 "\n"
-"Trains the py3 model on a small sample embedded in the program (2500 labelled MNIST digits,\n"
-"1000 unlabelled MNIST-M digits) twice from the same start: on MNIST alone (source-only), then\n"
-"with DANN. Both are tested on 1000 MNIST-M test digits whose labels neither run saw.\n"
+"Trains a network (default py3) on a small sample embedded in the program (2500 labelled\n"
+"MNIST digits, 1000 unlabelled MNIST-M digits) twice from the same start: on MNIST alone\n"
+"(source-only), then with DANN. Both are tested on 1000 MNIST-M test digits whose labels\n"
+"neither run saw.\n"
 "\n"
 "  --threads T    kernel threads (default: all CPUs)\n"
 "  --seed S       initialisation, dropout and shuffling (default 1)\n"
@@ -45,6 +47,8 @@ static void usage(FILE *f) {
 "  --batch B      images per domain per step (default %d)\n"
 "  --arch NET     the network: a preset or a description (docs/NETWORKS.md) taking images;\n"
 "                 they are resized to its input (default py3)\n"
+"  --max-steps K  at most K steps per epoch (a quick look at a large network)\n"
+"  --eval-max N   test on the first N images of each test set only\n"
 "  --progress auto|bar|lines|off\n",
             DEMO_EPOCHS, (1000 + DEMO_BATCH - 1) / DEMO_BATCH, DEMO_BATCH);
 }
@@ -97,6 +101,7 @@ static int load_all(dataset ds[4], const char *dir, int h, int w, dann_error *er
 int cmd_demo(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "moons")) return cmd_demo_moons(argc - 1, argv + 1);
     int threads = 0, epochs = DEMO_EPOCHS, batch = DEMO_BATCH, prog = PROGRESS_AUTO;
+    int max_steps = 0, eval_max = 0;
     uint64_t seed = 1;
     const char *arch = "py3";
     static const char *const PROGRESS[] = {"auto", "bar", "lines", "off", NULL};
@@ -112,17 +117,24 @@ int cmd_demo(int argc, char **argv) {
         else if (args_is(&ap, "--batch")) args_int(&ap, 1, 1000, &batch);
         else if (args_is(&ap, "--progress")) args_choice(&ap, PROGRESS, &prog);
         else if (args_is(&ap, "--arch")) args_str(&ap, &arch);
+        else if (args_is(&ap, "--max-steps")) args_int(&ap, 1, 100000000, &max_steps);
+        else if (args_is(&ap, "--eval-max")) args_int(&ap, 1, 100000000, &eval_max);
         else args_unknown(&ap);
     }
     if (ap.failed) return 2;
     /* The network, with a preset's class head fitted to the sample's 10 digits. */
     static char net[4096];
-    int NH, NW, vec;
+    int NH, NW, NC, vec;
     dann_error aerr = {0};
     if (dann_net_adapt(net, sizeof net, arch, 0, 0, 0, dann_net_is_preset(arch) ? 10 : 0, &aerr) ||
-        dann_net_info(net, NULL, &NH, &NW, NULL, &vec, &aerr))
+        dann_net_info(net, NULL, &NH, &NW, &NC, &vec, &aerr))
         return args_fail(CMD, &aerr);
-    if (vec) return args_usage(CMD, "--arch %s takes feature vectors; the demo sample is images", arch);
+    if (vec)
+        return args_usage(CMD, "--arch %s takes feature vectors; the demo sample is images (`dann "
+                               "demo moons` trains the shallow network on the JMLR toy)", arch);
+    if (NC != 10)
+        return args_usage(CMD, "--arch: the network's class head has %d outputs; the demo sample has "
+                               "10 classes (digits)", NC);
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
@@ -156,14 +168,15 @@ int cmd_demo(int argc, char **argv) {
         if (err.msg[0]) args_fail(CMD, &err);
         return 1;
     }
-    const int S = trainloop_steps_per_epoch(ds[0].n, ds[1].n, batch, 0);
+    const int S = trainloop_steps_per_epoch(ds[0].n, ds[1].n, batch, max_steps);
     printf("dann demo: MNIST (labelled) -> MNIST-M (unlabelled), embedded sample\n"
            "  train: %d MNIST digits with labels, %d MNIST-M digits without labels\n"
            "  test:  %d MNIST digits, %d MNIST-M digits (labels used only to score)\n"
            "  model %s (Adam 1e-3), %d epochs x %d steps of %d images per domain, seed %llu, "
            "%d threads\n"
            "Two runs from the same initialisation: source-only (MNIST only), then DANN.\n\n",
-           ds[0].n, ds[1].n, ds[2].n, ds[3].n, dann_net_is_preset(arch) ? arch : "(description)",
+           ds[0].n, ds[1].n, eval_max && eval_max < ds[2].n ? eval_max : ds[2].n,
+           eval_max && eval_max < ds[3].n ? eval_max : ds[3].n, dann_net_is_preset(arch) ? arch : "(description)",
            epochs, S, batch, (unsigned long long)seed, threads);
     fflush(stdout);
 
@@ -180,6 +193,8 @@ int cmd_demo(int argc, char **argv) {
         memset(&o, 0, sizeof o);
         o.epochs = epochs;
         o.batch = batch;
+        o.max_steps = max_steps;
+        o.eval_max = eval_max;
         o.eval_every = DEMO_EVAL_EVERY;
         o.seed = seed;
         o.preset = "py3";
