@@ -15,6 +15,7 @@
 #include <zlib.h>
 #include "core/core.h"
 #include "io/checkpoint.h"
+#include "ckpt_testutil.h"
 #include "test.h"
 
 #define TB 8                    /* batch size of the synthetic steps */
@@ -130,88 +131,6 @@ static int same_state(dann_model *ma, dann_trainer *ta, dann_model *mb, dann_tra
               "%s: training configuration differs", what);
     }
     return test_failed_now() == before;
-}
-
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
-static int write_all(const char *path, const unsigned char *b, size_t len) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    int ok = fwrite(b, 1, len, f) == len;
-    return (fclose(f) == 0 && ok) ? 0 : -1;
-}
-
-static unsigned char *find_bytes(unsigned char *hay, size_t n, const char *needle) {
-    size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= n; i++)
-        if (!memcmp(hay + i, needle, k)) return hay + i;
-    return NULL;
-}
-
-static uint32_t le32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
-static void set_le32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
-    p[3] = (unsigned char)(v >> 24);
-}
-static double f64_at(const unsigned char *p) {
-    uint64_t u = le64(p);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-static float f32_at(const unsigned char *p) {
-    uint32_t u = le32(p);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-/* Recomputes the CRCs after a deliberate edit, so the reader's later checks are reached: the
- * text block's (version 2, with a plausible length), the header's, the whole file's. */
-static void fix_crcs(unsigned char *b, size_t len) {
-    uint32_t T = le32(b + 272);
-    if (le32(b + 8) == 2 && T > 0 && 320 + (size_t)T < len) set_le32(b + 276, (uint32_t)crc32(0L, b + 320, T));
-    set_le32(b + 316, (uint32_t)crc32(0L, b, 316));
-    set_le32(b + len - 4, (uint32_t)crc32(0L, b, (uInt)(len - 4)));
-}
-
-/* Writes bytes to path and expects ckpt_load (and, for header problems, ckpt_peek) to fail
- * with status and a one-line message naming path and containing `what`. */
-static void expect_load_fail(const char *path, const unsigned char *b, size_t len,
-                             dann_status status, const char *what, const char *label) {
-    if (b && write_all(path, b, len) != 0) {
-        CHECK(0, "%s: cannot write %s", label, path);
-        return;
-    }
-    dann_error err = {0};
-    dann_model *m = (dann_model *)&err;     /* must be reset to NULL */
-    dann_trainer *t = (dann_trainer *)&err;
-    ckpt_meta meta;
-    dann_status s = ckpt_load(path, 0, &m, &t, &meta, &err);
-    CHECK(s == status, "%s: status %d (%s), want %d; message: %s", label, (int)s,
-          dann_status_str(s), (int)status, err.msg);
-    CHECK(m == NULL && t == NULL, "%s: outputs not NULL after a failure", label);
-    CHECK(err.status == s, "%s: err.status %d, returned %d", label, (int)err.status, (int)s);
-    CHECK(strstr(err.msg, path) != NULL, "%s: message does not name the file: %s", label, err.msg);
-    CHECK(strstr(err.msg, what) != NULL, "%s: message lacks '%s': %s", label, what, err.msg);
-    CHECK(strchr(err.msg, '\n') == NULL, "%s: message is not one line: %s", label, err.msg);
 }
 
 /* ---- tests ---- */
@@ -608,9 +527,9 @@ TEST(ckpt_corruption) {
     expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "counter out of range", "counter sign");
     memcpy(e, b, len);
     set_le32(e + 64, 0);
-    set_le32(e + 68, 0);    /* lr 0: the trainer rejects the configuration */
+    set_le32(e + 68, 0);    /* lr 0: the header's field check rejects the configuration */
     fix_crcs(e, len);
-    expect_load_fail(bad, e, len, DANN_ERR_ARG, "learning rate", "lr 0");
+    expect_load_fail(bad, e, len, DANN_ERR_FORMAT, "field lr out of range", "lr 0");
     free(e);
     /* The good file still loads. */
     dann_model *m2;

@@ -12,6 +12,7 @@
  * so a caller never sees a half-restored model. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,40 @@ static void sync_dir(const char *path) {
     }
 }
 
+/* Describes in msg the first value of the model's buffers that no training can produce - a NaN
+ * or an infinity anywhere, a negative BatchNorm running variance or Adam second moment - and
+ * returns 1; 0 when every value is in range. params/state/m1/m2 are laid out as m's buffers
+ * (m1, m2 may be NULL). Such a file is refused by the reader (and never written), because a
+ * model that holds one predicts NaN or nothing useful without a word. */
+static int values_bad(const dann_model *m, const float *params, const float *state,
+                      const float *m1, const float *m2, char *msg, size_t cap) {
+    const int nt = dann_model_tensors(m, 0, NULL);
+    for (int i = 0; i < nt; i++) {
+        dann_tensor_info ti;
+        dann_model_tensors(m, i, &ti);
+        if (ti.kind == TENSOR_BN_COUNT) continue;
+        const size_t nl = strlen(ti.name), vl = strlen("running_var");
+        const int var = ti.kind == 1 && nl >= vl && !strcmp(ti.name + nl - vl, "running_var");
+        const float *bufs[3] = {ti.kind == 0 ? params : state, ti.kind == 0 ? m1 : NULL,
+                                ti.kind == 0 ? m2 : NULL};
+        static const char *const what[3] = {"", "the optimizer's first moment of ",
+                                            "Adam's second moment of "};
+        for (int b = 0; b < 3; b++) {
+            if (!bufs[b]) continue;
+            const float *x = bufs[b] + ti.offset;
+            const int nonneg = (b == 0 && var) || b == 2;
+            for (size_t k = 0; k < ti.numel; k++)
+                if (!isfinite(x[k]) || (nonneg && x[k] < 0)) {
+                    snprintf(msg, cap, "%stensor '%s' holds %s (%g) at element %zu", what[b],
+                             ti.name, isfinite(x[k]) ? "a negative value" : "a non-finite value",
+                             (double)x[k], k);
+                    return 1;
+                }
+        }
+    }
+    return 0;
+}
+
 dann_status ckpt_save(const char *path, const dann_model *m, const dann_trainer *t,
                       const ckpt_meta *meta, dann_error *err) {
     DANN_ASSERT(path && m);
@@ -150,6 +185,16 @@ dann_status ckpt_save(const char *path, const dann_model *m, const dann_trainer 
         m1 = dann_trainer_moments(tt, &m2);
         DANN_ASSERT(m1 != NULL && (m2 != NULL) == (h.cfg.optimizer == DANN_OPT_ADAM));
         h.has_moment2 = m2 != NULL;
+    }
+    /* Never write what the reader refuses: a file that cannot be loaded is no checkpoint. */
+    char why[256];
+    const char *bad_cfg = t ? ckpt_config_bad(&h.cfg) : NULL;
+    if (bad_cfg || values_bad(m, params, state, m1, m2, why, sizeof why)) {
+        free(text);
+        if (bad_cfg)
+            return dann_fail(err, DANN_ERR_ARG, "%s: not saved: training configuration field %s "
+                             "out of range", path, bad_cfg);
+        return dann_fail(err, DANN_ERR_NUMERIC, "%s: not saved: %s", path, why);
     }
     unsigned char hd[CKPT_HEADER_SIZE];
     ckpt_encode_header(hd, &h);
@@ -328,6 +373,12 @@ dann_status ckpt_load(const char *path, int max_batch, dann_model **m_out, dann_
         s = dann_fail(err, DANN_ERR_FORMAT,
                       "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt",
                       path, get_u32(c), r.crc);
+        goto done;
+    }
+    /* intact, but perhaps written by hand: the values must be ones training can produce */
+    char why[256];
+    if (values_bad(m, params, state, m1, m2, why, sizeof why)) {
+        s = dann_fail(err, DANN_ERR_FORMAT, "%s: %s", path, why);
         goto done;
     }
     if (meta) {

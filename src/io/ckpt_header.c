@@ -10,6 +10,7 @@
  * the first "net=<canonical network description>", then the caller's own (ckpt_meta.kv). A
  * version-1 file (no text block) names its architecture in the header; it can only be py3. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,34 @@ void ckpt_encode_header(unsigned char *hd, const ckpt_info *h) {
     put_u32(hd + OFF_HEADER_CRC, ckpt_crc_update(ckpt_crc_init(), hd, OFF_HEADER_CRC));
 }
 
+/* The ranges of the configuration fields (ckpt_impl.h): a file with valid checksums may still
+ * have been written by hand, and an Adam beta of 1 divides by zero in the bias correction, a
+ * negative eps or weight decay turns the update around, a non-finite value poisons every
+ * parameter. */
+const char *ckpt_config_bad(const dann_train_config *c) {
+    struct { const char *name; double v, lo, hi; int lo_open; } f[] = {
+        {"lr", c->lr, 0, 1e6, 1},
+        {"beta1", c->beta1, 0, 1, 0},
+        {"beta2", c->beta2, 0, 1, 0},
+        {"eps", c->eps, 0, 1, 1},
+        {"momentum", c->momentum, 0, 1, 0},
+        {"weight_decay", c->weight_decay, 0, 1e6, 0},
+        {"lr_alpha", c->lr_alpha, 0, 1e6, 0},
+        {"lr_beta", c->lr_beta, 0, 1e6, 0},
+        {"gamma", c->gamma, -1e6, 1e6, 0},
+        {"lambda_max", c->lambda_max, 0, 1e6, 0},
+    };
+    for (size_t k = 0; k < sizeof f / sizeof *f; k++) {
+        // the upper bounds of beta1, beta2 and momentum are open (a moment that never decays)
+        const int hi_open = k >= 1 && k <= 4;
+        const double v = f[k].v;
+        if (!isfinite(v) || v < f[k].lo || (f[k].lo_open && v == f[k].lo) || v > f[k].hi ||
+            (hi_open && v == f[k].hi))
+            return f[k].name;
+    }
+    return NULL;
+}
+
 /* Validates and decodes a complete header whose magic and version have been checked. */
 static dann_status decode_header(ckpt_info *h, const unsigned char *hd, const char *path,
                                  dann_error *err) {
@@ -282,10 +311,18 @@ static dann_status decode_header(ckpt_info *h, const unsigned char *hd, const ch
         c->lr_schedule = (int32_t)sched;
         c->lambda_schedule = (int32_t)lsched;
         c->domain_lambda = (int32_t)dlam;
+        const char *bad = ckpt_config_bad(c);
+        if (bad)
+            return dann_fail(err, DANN_ERR_FORMAT, "%s: training configuration field %s out of "
+                             "range", path, bad);
         h->steps = get_u64(hd + OFF_STEPS);
         if (h->steps > (uint64_t)INT64_MAX)
             return dann_fail(err, DANN_ERR_FORMAT, "%s: step count out of range", path);
-        for (int i = 0; i < 4; i++) h->trainer_rng[i] = get_u64(hd + OFF_TRAINER_RNG + 8 * i);
+        uint64_t any = 0;
+        for (int i = 0; i < 4; i++) any |= h->trainer_rng[i] = get_u64(hd + OFF_TRAINER_RNG + 8 * i);
+        if (!any)  // xoshiro256** never leaves the all-zero state: every dropout mask would be equal
+            return dann_fail(err, DANN_ERR_FORMAT, "%s: trainer_rng is all zero (not a state "
+                             "xoshiro256** can be in)", path);
     } else if (h->has_moment2) {
         return dann_fail(err, DANN_ERR_FORMAT, "%s: second-moment flag without a trainer", path);
     }

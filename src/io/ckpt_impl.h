@@ -82,6 +82,9 @@ uint32_t ckpt_crc_update(uint32_t crc, const unsigned char *p, size_t n);
 uint32_t ckpt_bn_counters(const dann_model *m, int *idx);
 /* Checks a text block: "key=value\n" lines of printable text (UTF-8 allowed), no NUL. */
 int ckpt_text_ok(const char *t, size_t n);
+/* The name of the first field of a training configuration outside the range the optimizers
+ * and schedules are defined on (lr, beta1, ...), or NULL. */
+const char *ckpt_config_bad(const dann_train_config *c);
 /* Encodes h into the header block hd; the names must fit (checked by the caller). */
 void ckpt_encode_header(unsigned char *hd, const ckpt_info *h);
 /* Opens path, checks magic and version and decodes and validates the header into h; on
