@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/average.h"
 #include "cli/extutil.h"
+#include "cli/trainguard.h"
 #include "io/checkpoint.h"
 #include "model/evaluate.h"
 #include "model/model.h"
@@ -155,7 +156,11 @@ static dann_status ext_start(void *ctx, dann_model *m, const char *kv, int64_t s
         if (strcmp(v, want))
             return dann_fail(err, DANN_ERR_ARG, "the run being resumed averages with %s, not %s", v,
                              want);
-        if (ckpt_kv_get(kv, "avg.count", v, sizeof v)) a->count = atoll(v);
+        long long count = 0;
+        if (guard_kv_int(kv, "avg.count", 0, steps, &count) < 0)
+            return dann_fail(err, DANN_ERR_FORMAT, "checkpoint line avg.count: not a count of "
+                             "averaged steps in [0, %lld]", (long long)steps);
+        a->count = count;
         if (a->count > 0) {
             if (!a->dir)
                 return dann_fail(err, DANN_ERR_ARG, "resuming a weight average needs the run folder");

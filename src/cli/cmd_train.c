@@ -9,6 +9,7 @@
  * loop finishes its step, saves last.ckpt and we exit 130 with the command that resumes; a
  * second signal kills at once (checkpoints are atomic, so nothing is left half-written). */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "cli/recipe.h"
 #include "cli/select.h"
 #include "cli/tee.h"
+#include "cli/trainguard.h"
 #include "cli/trainloop.h"
 #include "cli/vecfit.h"
 #include "io/checkpoint.h"
@@ -162,24 +164,49 @@ static int parse(train_args *a, int argc, char **argv) {
 
 typedef struct {
     char preset[32], mode[32], source[SPEC_LEN], target[SPEC_LEN], source_test[SPEC_LEN],
-        target_test[SPEC_LEN], select[128], average[64], source_norm[128], target_norm[128];
+        target_test[SPEC_LEN], select[128], average[64], source_norm[128], target_norm[128],
+        cwd[SPEC_LEN];
     double epochs, batch, max_steps, eval_max, source_val, lr, seed_lo, seed_hi, chunk, patience,
-        select_n, iters_per_epoch;
+        select_n, iters_per_epoch, threads;
 } run_info;
+
+/* A data spec KIND:PATH with a relative PATH made absolute against dir (the run's working
+ * folder), so that --resume works from anywhere; other specs are copied. 0, or -1 when it does
+ * not fit. */
+static int spec_abs(char *out, size_t cap, const char *spec, const char *dir) {
+    const char *colon = strchr(spec, ':');
+    int n;
+    if (!colon || !colon[1] || colon[1] == '/' || !dir[0])
+        n = snprintf(out, cap, "%s", spec);
+    else
+        n = snprintf(out, cap, "%.*s%s/%s", (int)(colon + 1 - spec), spec, dir, colon + 1);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
 
 static int write_run_json(const char *dir, const train_args *a, const char *mode,
                           const dann_train_config *cfg, const char *src_test, const char *tgt_test,
-                          const char *net) {
+                          const char *net, int threads) {
     const double lr = cfg->lr;
+    /* data paths absolute (and the folder they were given from, for the record) */
+    static char cwd[SPEC_LEN], spec[4][SPEC_LEN];
+    if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+    const char *given[4] = {a->source, a->target ? a->target : "", src_test, tgt_test};
+    for (int k = 0; k < 4; k++)
+        if (given[k] && spec_abs(spec[k], sizeof spec[k], given[k], cwd)) {
+            fprintf(stderr, "dann %s: %s: data path too long\n", CMD, given[k]);
+            return 1;
+        }
     json_buf j;
     json_begin(&j);
     json_str(&j, "preset", a->preset);
     json_str(&j, "arch", net);
     json_str(&j, "mode", mode);
-    json_str(&j, "source", a->source);
-    json_str(&j, "target", a->target ? a->target : "");
-    json_str(&j, "source_test", src_test);
-    json_str(&j, "target_test", tgt_test);
+    json_str(&j, "source", spec[0]);
+    json_str(&j, "target", spec[1]);
+    json_str(&j, "source_test", src_test ? spec[2] : NULL);
+    json_str(&j, "target_test", tgt_test ? spec[3] : NULL);
+    json_str(&j, "cwd", cwd);
+    json_int(&j, "threads", threads);
     json_int(&j, "epochs", a->epochs);
     json_int(&j, "batch", a->batch);
     json_u64(&j, "seed", a->seed);
@@ -249,7 +276,8 @@ static int read_run_json(const char *dir, run_info *r) {
     }
     json_get_str(buf, "source_test", r->source_test, sizeof r->source_test);
     json_get_str(buf, "target_test", r->target_test, sizeof r->target_test);
-    if (!json_get_num(buf, "chunk", &r->chunk) || r->chunk < 0 || r->chunk > 65536) r->chunk = 0;
+    json_get_str(buf, "cwd", r->cwd, sizeof r->cwd);
+    if (!json_get_num(buf, "chunk", &r->chunk)) r->chunk = 0;
     json_get_str(buf, "select", r->select, sizeof r->select);
     json_get_str(buf, "average", r->average, sizeof r->average);
     if (!json_get_num(buf, "patience", &r->patience)) r->patience = 0;
@@ -257,6 +285,29 @@ static int read_run_json(const char *dir, run_info *r) {
     if (!json_get_num(buf, "iters_per_epoch", &r->iters_per_epoch)) r->iters_per_epoch = 0;
     json_get_str(buf, "source_norm", r->source_norm, sizeof r->source_norm);
     json_get_str(buf, "target_norm", r->target_norm, sizeof r->target_norm);
+    if (!json_get_num(buf, "threads", &r->threads)) r->threads = 0;  /* older runs: not stored */
+    /* Every number within what the options accept, and whole: a value cast to int unchecked
+     * is undefined behaviour (1e300 epochs). The ranges are those of parse(). */
+    const struct { const char *key; double v, lo, hi; } num[] = {
+        {"epochs", r->epochs, 1, 1000000},      {"batch", r->batch, 1, 65536},
+        {"seed_lo", r->seed_lo, 0, 4294967295.0}, {"seed_hi", r->seed_hi, 0, 4294967295.0},
+        {"max_steps", r->max_steps, 0, 100000000}, {"eval_max", r->eval_max, 0, 100000000},
+        {"source_val", r->source_val, 0, 100000000}, {"chunk", r->chunk, 0, 65536},
+        {"patience", r->patience, 0, 1000000},  {"select_n", r->select_n, 0, 1000000},
+        {"iters_per_epoch", r->iters_per_epoch, 0, 100000000}, {"threads", r->threads, 0, 1024},
+    };
+    for (size_t k = 0; k < sizeof num / sizeof *num; k++)
+        if (!(num[k].v >= num[k].lo && num[k].v <= num[k].hi) || num[k].v != floor(num[k].v)) {
+            fprintf(stderr, "dann %s: %s: \"%s\" is %g, not a whole number in [%.0f, %.0f]\n", CMD,
+                    path, num[k].key, num[k].v, num[k].lo, num[k].hi);
+            return 1;
+        }
+    /* a relative data path of an older run.json is relative to the folder it was started in */
+    char *specs[4] = {r->source, r->target, r->source_test, r->target_test};
+    char abs_spec[SPEC_LEN];
+    for (int k = 0; k < 4 && r->cwd[0]; k++)
+        if (specs[k][0] && !spec_abs(abs_spec, sizeof abs_spec, specs[k], r->cwd))
+            memcpy(specs[k], abs_spec, sizeof abs_spec);
     return 0;
 }
 
@@ -333,6 +384,42 @@ static int mkdir_p(const char *dir) {
         errno = ENOTDIR;
         return -1;
     }
+    return 0;
+}
+
+/* 0 when dir can hold a fresh run: a folder, or a path that mkdir_p can create (its nearest
+ * existing ancestor a folder), holding no run yet (a folder whose run stopped before its first
+ * epoch, with only run.json, may be reused). Otherwise prints why and returns 1. Creates
+ * nothing. */
+static int check_run_folder(const char *dir) {
+    char p[SPEC_LEN];
+    struct stat sb;
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+        return fprintf(stderr, "dann %s: --out %s: path too long\n", CMD, dir), 1;
+    while (stat(p, &sb) != 0) {
+        char *slash = strrchr(p, '/');
+        if (errno != ENOENT)
+            return fprintf(stderr, "dann %s: --out %s: %s: %s\n", CMD, dir, p, strerror(errno)), 1;
+        if (!slash) snprintf(p, sizeof p, ".");
+        else if (slash == p) p[1] = 0;
+        else *slash = 0;
+    }
+    if (!S_ISDIR(sb.st_mode))
+        return fprintf(stderr, "dann %s: --out %s: %s is not a folder\n", CMD, dir, p), 1;
+    if (access(p, W_OK | X_OK) != 0)
+        return fprintf(stderr, "dann %s: --out %s: %s: %s\n", CMD, dir, p, strerror(errno)), 1;
+    if (strcmp(p, dir)) return 0;  /* to be created: empty */
+    char metrics[SPEC_LEN + 32], last[SPEC_LEN + 32];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+    snprintf(last, sizeof last, "%s/last.ckpt", dir);
+    const int has_last = stat(last, &sb) == 0;
+    if (has_last)
+        return fprintf(stderr, "dann %s: %s: a run already exists in %s (continue it with --resume "
+                       "%s, or choose another --out)\n", CMD, last, dir, last), 1;
+    if (stat(metrics, &sb) == 0 && sb.st_size > 0)
+        return fprintf(stderr, "dann %s: %s: %s holds the metrics of a run that has no last.ckpt "
+                       "(it stopped before its first checkpoint): remove the folder or choose "
+                       "another --out\n", CMD, metrics, dir), 1;
     return 0;
 }
 
@@ -453,7 +540,9 @@ int cmd_train(int argc, char **argv) {
 
     /* The run folder; on --resume, the checkpoint's folder and its run.json. */
     char out_buf[SPEC_LEN];
-    run_info ri;
+    static run_info ri;
+    static ckpt_info info;
+    dann_error err = {0};
     if (a.resume) {
         snprintf(out_buf, sizeof out_buf, "%s", a.resume);
         char *slash = strrchr(out_buf, '/');
@@ -467,10 +556,28 @@ int cmd_train(int argc, char **argv) {
                                   "continues in its own folder)", a.out, a.resume);
         }
         a.out = out_buf;
-        if (access(a.resume, R_OK) != 0)
+        struct stat sb;
+        if (stat(a.resume, &sb) != 0)
             return fprintf(stderr, "dann %s: %s: cannot open: %s\n", CMD, a.resume, strerror(errno)), 1;
+        if (S_ISDIR(sb.st_mode))
+            return fprintf(stderr, "dann %s: %s: is a folder; --resume takes the checkpoint (e.g. "
+                           "%s/last.ckpt)\n", CMD, a.resume, a.resume), 1;
+        /* the checkpoint's header and text first: nothing below trusts a file not checked */
+        if (ckpt_peek(a.resume, &info, &err)) return args_fail(CMD, &err);
         if (read_run_json(a.out, &ri)) return 1;
         if ((rc = merge_resume(&a, &ri))) return rc;
+        /* the thread count the run trained with (docs/KERNELS.md: some kernel sets give other
+         * bits at another count), from the checkpoint, else from run.json (older runs: none) */
+        long long stored = 0;
+        if (guard_kv_int(info.meta.kv, "threads", 1, 1024, &stored) < 0)
+            return fprintf(stderr, "dann %s: %s: key threads is not a thread count in [1, 1024]\n",
+                           CMD, a.resume), 1;
+        if (!stored) stored = (long long)ri.threads;
+        if (stored && a.threads && a.threads != stored)
+            return args_usage(CMD, "--threads %d differs from the run being resumed (%lld): a "
+                              "resumed run keeps its thread count, so that it ends with the bits "
+                              "of an uninterrupted run", a.threads, stored);
+        if (stored) a.threads = (int)stored;
     }
     if (!a.preset) a.preset = "py3";
     const recipe *rcp = recipe_find(a.preset);
@@ -526,7 +633,6 @@ int cmd_train(int argc, char **argv) {
     if (!a.target_norm) a.target_norm = norm_word[1];
     if (!a.out) return args_usage(CMD, "--out RUN_DIR is required (dann train --help)");
 
-    dann_error err = {0};
     dann_train_config cfg;
     if (dann_train_config_preset(&cfg, a.preset, &err))
         return args_usage(CMD, "--preset %s: unknown preset (%s)", a.preset, recipe_names());
@@ -549,10 +655,8 @@ int cmd_train(int argc, char **argv) {
     /* The network: on --resume the checkpoint's; else --arch (a preset or a description), a
      * preset with its input changed by --input. */
     static char net[4096];
-    static ckpt_info info;
     int NC, NH, NW, NCLS, NVEC, preset_net = 0;
     if (a.resume) {
-        if (ckpt_peek(a.resume, &info, &err)) return args_fail(CMD, &err);
         snprintf(net, sizeof net, "%s", info.net);
         if (dann_net_info(net, &NC, &NH, &NW, &NCLS, &NVEC, &err)) return args_fail(CMD, &err);
         if (a.input) return args_usage(CMD, "--input cannot change on --resume");
@@ -582,23 +686,12 @@ int cmd_train(int argc, char **argv) {
     if ((rc = vecfit_check_run(CMD, NVEC, vspecs, 4, net, norm_given))) return rc;
     if (NVEC) norm_s.kind = norm_t.kind = NORM_REF, a.source_norm = a.target_norm = "ref";
 
-    /* A fresh run never touches an existing run's files (a folder whose run stopped before its
-     * first epoch, holding only run.json, may be reused). */
-    if (!a.resume) {
-        char p[SPEC_LEN + 32];
-        struct stat sb;
-        const char *names[] = {"metrics.jsonl", "last.ckpt"};
-        for (int k = 0; k < 2; k++) {
-            snprintf(p, sizeof p, "%s/%s", a.out, names[k]);
-            if (stat(p, &sb) == 0 && sb.st_size > 0) {
-                fprintf(stderr, "dann %s: %s: a run already exists in %s (continue it with "
-                        "--resume %s/last.ckpt, or choose another --out)\n", CMD, p, a.out, a.out);
-                return 1;
-            }
-        }
-    }
+    /* The run folder is checked before the data loads (seconds on the real data), and a fresh
+     * run never touches an existing run's files. */
+    if (!a.resume && check_run_folder(a.out)) return 1;
 
-    dann_threads_set(a.threads ? a.threads : online_cpus());
+    if (!a.threads) a.threads = online_cpus();
+    dann_threads_set(a.threads);
     /* train.log: everything printed from here on (rank 0; the file once the folder exists) */
     const int logged = rank == 0 && tee_start() == 0;
     dataset src = {0}, tgt = {0}, src_t = {0}, tgt_t = {0};
@@ -730,7 +823,8 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (rank == 0 && !a.resume &&
-        write_run_json(a.out, &a, MODES[a.mode < 0 ? 0 : a.mode], &cfg, src_test, tgt_test, net))
+        write_run_json(a.out, &a, MODES[a.mode < 0 ? 0 : a.mode], &cfg, src_test, tgt_test, net,
+                       a.threads))
         goto out;
 
     trainloop_opts o = {0};
@@ -787,7 +881,7 @@ int cmd_train(int argc, char **argv) {
             S = a.max_steps && a.max_steps < a.iters_per_epoch ? a.max_steps : a.iters_per_epoch;
         printf("train: %s, preset %s, %d epochs x %d steps, batch %d+%d, seed %llu, %d threads%s\n",
                a.resume ? "resuming" : MODES[a.mode < 0 ? 0 : a.mode], a.preset, a.epochs, S,
-               a.batch, a.batch, (unsigned long long)a.seed, a.threads ? a.threads : online_cpus(),
+               a.batch, a.batch, (unsigned long long)a.seed, a.threads,
                a.source_val ? ", source-val held out" : "");
         fflush(stdout);
     }
@@ -808,6 +902,11 @@ int cmd_train(int argc, char **argv) {
 out:
     if (logged) tee_stop();
     free(ref_names);
+    /* what was printed must have arrived (a full disk, a closed pipe): as eval and predict */
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc != 2) {
+        fprintf(stderr, "dann %s: stdout: write error: %s\n", CMD, strerror(errno ? errno : EIO));
+        if (rc == 0) rc = 1;
+    }
     select_free(sel);
     avg_free(avg);
     dataset_free(&src);

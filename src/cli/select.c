@@ -1,5 +1,6 @@
 /* select.c - the selection rules as a loop extension (select.h): per evaluated epoch, each rule's
  * score; per rule, the best epoch so far, its checkpoint and its state in last.ckpt. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +117,12 @@ static dann_status ext_start(void *ctx, dann_model *m, const char *kv, int64_t s
         choice *c = &s->best[k];
         memset(c, 0, sizeof *c);
         if (!ckpt_kv_get(kv, key, v, sizeof v)) continue;
-        if (sscanf(v, "%lf,%d,%lf,%lf", &c->score, &c->epoch, &c->src, &c->tgt) != 4)
-            return dann_fail(err, DANN_ERR_FORMAT, "checkpoint line %s=%s: malformed", key, v);
+        char tail;
+        if (sscanf(v, "%lf,%d,%lf,%lf%c", &c->score, &c->epoch, &c->src, &c->tgt, &tail) != 4 ||
+            !isfinite(c->score) || c->epoch < 1 || c->epoch > 1000000 ||
+            !(c->src >= -1 && c->src <= 1) || !(c->tgt >= -1 && c->tgt <= 1))
+            return dann_fail(err, DANN_ERR_FORMAT, "checkpoint line %s=%s: malformed or out of "
+                             "range (score,epoch,source acc,target acc)", key, v);
     }
     return DANN_OK;
 }

@@ -17,9 +17,11 @@
 #include <unistd.h>
 #include "cli/json.h"
 #include "cli/progress.h"
+#include "cli/trainguard.h"
 #include "cli/trainloop.h"
 #include "data/vec.h"
 #include "io/checkpoint.h"
+#include "core/core.h"
 #include "model/evaluate.h"
 
 #define MAX_EPOCHS 1000000
@@ -114,10 +116,14 @@ static int file_nonempty(const char *path) {
     return stat(path, &sb) == 0 && sb.st_size > 0;
 }
 
-/* Appends one whole line: a single write on an O_APPEND descriptor, then fsync. */
-static dann_status append_line(const char *path, const char *line, size_t len, dann_error *err) {
+/* Appends one whole line: a single write on an O_APPEND descriptor, then fsync. *before
+ * receives the file's size before the line (to take it back). */
+static dann_status append_line(const char *path, const char *line, size_t len, off_t *before,
+                               dann_error *err) {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd < 0) return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    *before = fstat(fd, &sb) == 0 ? sb.st_size : 0;
     size_t done = 0;
     while (done < len) {
         ssize_t k = write(fd, line + done, len - done);
@@ -296,6 +302,34 @@ static void fmt_acc(char *buf, size_t cap, const char *name, double acc) {
     else buf[0] = 0;
 }
 
+/* DANN_ERR_NUMERIC when the model or optimizer holds a NaN, an infinity or a negative variance
+ * after `step` steps of epoch (0-based); saved says what last.ckpt keeps. */
+static dann_status check_values(const loop_mem *L, int epoch, int step, const char *saved,
+                                int files, dann_error *err) {
+    char why[256];
+    if (!ckpt_values_bad(L->m, L->t, why, sizeof why)) return DANN_OK;
+    return dann_fail(err, DANN_ERR_NUMERIC, "epoch %d step %d: training diverged: %s%s%s%s",
+                     epoch + 1, step, why, files ? "; not saved (" : "", files ? saved : "",
+                     files ? ")" : "");
+}
+
+/* last.ckpt with the thread count (the CLI resumes with it) and the position in meta; on
+ * success saved says what it now holds. */
+static dann_status save_last(const char *path, const loop_mem *L, ckpt_meta *meta, char *saved,
+                             size_t cap, dann_error *err) {
+    char v[16];
+    snprintf(v, sizeof v, "%d", dann_get_threads());
+    dann_status st = ckpt_kv_set(meta->kv, "threads", v, err);
+    if (!st) st = ckpt_save(path, L->m, L->t, meta, err);
+    if (st) return st;
+    if (meta->step_in_epoch)
+        snprintf(saved, cap, "%s keeps the state at epoch %u step %u", path, meta->epoch + 1,
+                 meta->step_in_epoch);
+    else
+        snprintf(saved, cap, "%s keeps the state after epoch %u", path, meta->epoch);
+    return DANN_OK;
+}
+
 dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
                           const trainloop_data *d, dann_model **model_out, trainloop_result *res,
                           dann_error *err) {
@@ -315,34 +349,28 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     ckpt_meta meta;
     memset(&meta, 0, sizeof meta);
     dann_status st;
+    /* What last.ckpt holds, for messages that must be true about it. */
+    char saved[4400] = "no checkpoint was written";
+    if (o->out_dir) guard_clean_tmp(o->out_dir, o->quiet);
 
     /* Model and trainer: fresh, or everything restored from the checkpoint. */
     if (o->resume) {
         if ((st = ckpt_load(o->resume, o->batch, &L.m, &L.t, &meta, err))) goto done;
         if (o->dist && (st = dann_trainer_set_dist(L.t, o->dist, err))) goto done;
-        if (meta.epochs != (uint32_t)o->epochs || meta.batch != (uint32_t)o->batch ||
-            meta.seed != o->seed) {
-            st = dann_fail(err, DANN_ERR_ARG,
-                           "%s: written by a run of %u epochs, batch %u, seed %llu; this run asks "
-                           "for %d epochs, batch %d, seed %llu",
-                           o->resume, meta.epochs, meta.batch, (unsigned long long)meta.seed,
-                           o->epochs, o->batch, (unsigned long long)o->seed);
-            goto done;
-        }
-        if (meta.epoch > meta.epochs) {
-            st = dann_fail(err, DANN_ERR_FORMAT, "%s: epoch %u beyond the run's %u epochs",
-                           o->resume, meta.epoch, meta.epochs);
-            goto done;
-        }
+        snprintf(saved, sizeof saved, "%s keeps the state it was resumed from", o->resume);
     } else {
         if (!cfg) {
             st = dann_fail(err, DANN_ERR_ARG, "a fresh run needs a training configuration");
             goto done;
         }
         if (o->out_dir && (file_nonempty(p_metrics) || file_nonempty(p_last))) {
-            st = dann_fail(err, DANN_ERR_ARG,
-                           "%s: a run already exists there (continue it with --resume %s, or "
-                           "choose another --out)", o->out_dir, p_last);
+            if (file_nonempty(p_last))
+                st = dann_fail(err, DANN_ERR_ARG, "%s: a run already exists there (continue it "
+                               "with --resume %s, or choose another --out)", o->out_dir, p_last);
+            else
+                st = dann_fail(err, DANN_ERR_ARG, "%s: holds the metrics of a run that has no "
+                               "last.ckpt (it stopped before its first checkpoint): remove it or "
+                               "choose another --out", o->out_dir);
             goto done;
         }
         if ((st = dann_model_new(&L.m, o->arch ? o->arch : "py3", o->seed, o->batch, err))) goto done;
@@ -397,6 +425,11 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             goto done;
         }
     }
+    if (o->resume) {
+        /* every field of the checkpoint against this run, before any of them is used */
+        const guard_run gr = {o->epochs, B, S, n_val, o->seed};
+        if ((st = guard_check_resume(o->resume, &meta, dann_trainer_steps(L.t), &gr, err))) goto done;
+    }
     R.steps_per_epoch = S;
     L.train_idx = dann_calloc((size_t)d->src->n, sizeof(int32_t), err);
     L.val_idx = dann_calloc((size_t)(n_val ? n_val : 1), sizeof(int32_t), err);
@@ -436,12 +469,9 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     const char *sep = o->label ? ": " : "";
     dann_rng data_rng;
     memcpy(data_rng.s, meta.shuffle_rng, sizeof data_rng.s);
-    int start_step = (int)meta.step_in_epoch;
-    if (start_step > S) {
-        st = dann_fail(err, DANN_ERR_ARG, "%s: stopped at step %d of an epoch that has %d steps "
-                       "here (different data or --max-steps?)", o->resume, start_step, S);
-        goto done;
-    }
+    int start_step = (int)meta.step_in_epoch;  /* < S: guard_check_resume */
+    guard_watch watch;
+    guard_watch_init(&watch, NC);
 
     for (int i = 0; i < nt; i++) L.base_t[i] = i;
     int64_t cached_s = -1, cached_t = -1;  /* the cycles in perm_s / perm_t (iters_per_epoch) */
@@ -491,11 +521,20 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
                 progress_clear(&pg);
                 char msg[sizeof err->msg];
                 snprintf(msg, sizeof msg, "%s", err->msg);
-                if (st == DANN_ERR_NUMERIC && o->out_dir && (epoch > 0 || o->resume))
-                    dann_fail(err, st, "epoch %d step %d: %s (%s keeps the last good state)",
-                              epoch + 1, i + 1, msg, p_last);
+                if (st == DANN_ERR_NUMERIC && o->out_dir)
+                    dann_fail(err, st, "epoch %d step %d: %s (%s)", epoch + 1, i + 1, msg, saved);
                 else
                     dann_fail(err, st, "epoch %d step %d: %s", epoch + 1, i + 1, msg);
+                goto done;
+            }
+            if (guard_watch_step(&watch, sst.loss_class)) {
+                progress_clear(&pg);
+                st = dann_fail(err, DANN_ERR_NUMERIC, "epoch %d step %d: training diverged: the "
+                               "class loss stayed above %g ln(%d) = %.4g for %d steps (now %.4g); "
+                               "a lower learning rate may train%s%s%s", epoch + 1, i + 1,
+                               GUARD_LOSS_FACTOR, NC, watch.limit, GUARD_LOSS_STEPS,
+                               sst.loss_class, o->out_dir ? " (" : "", o->out_dir ? saved : "",
+                               o->out_dir ? ")" : "");
                 goto done;
             }
             for (int k = 0; k < o->n_ext; k++)
@@ -528,7 +567,9 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
                     if (o->ext[k].save && (st = o->ext[k].save(o->ext[k].ctx, meta.kv,
                                                                dann_trainer_steps(L.t), err)))
                         goto done;
-                if (o->out_dir && (st = ckpt_save(p_last, L.m, L.t, &meta, err))) goto done;
+                if ((st = check_values(&L, epoch, i + 1, saved, o->out_dir != NULL, err)) ||
+                    (o->out_dir && (st = save_last(p_last, &L, &meta, saved, sizeof saved, err))))
+                    goto done;
                 st = dann_fail(err, DANN_ERR_INTERRUPTED, "stopped at epoch %d step %d of %d",
                                epoch + 1, i + 1, S);
                 goto done;
@@ -537,6 +578,9 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
         progress_clear(&pg);
         const double train_s = progress_now() - t0;
         R.train_seconds += train_s;
+        /* The last update may have made a parameter non-finite while its loss was finite: no
+         * evaluation, metrics line or checkpoint of such a model. */
+        if ((st = check_values(&L, epoch, S, saved, o->out_dir != NULL, err))) goto done;
 
         /* Evaluation (eval mode: no state changes, so it cannot disturb an exact resume). */
         const double t1 = progress_now();
@@ -604,11 +648,23 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
             DANN_ASSERT(!j.overflow);
         }
         if (o->out_dir) {
-            if ((st = append_line(p_metrics, j.buf, j.n, err))) goto done;
+            /* The metrics line first (a crash before the checkpoint leaves a line that resume
+             * drops), then last.ckpt; a save that fails takes its line back, so the folder
+             * never shows an epoch that last.ckpt does not hold. */
+            off_t before = 0;
+            if ((st = append_line(p_metrics, j.buf, j.n, &before, err))) goto done;
             meta.epoch = (uint32_t)(epoch + 1);
             meta.step_in_epoch = 0;
             memcpy(meta.shuffle_rng, data_rng.s, sizeof meta.shuffle_rng);
-            if ((st = ckpt_save(p_last, L.m, L.t, &meta, err))) goto done;
+            if ((st = save_last(p_last, &L, &meta, saved, sizeof saved, err))) {
+                if (truncate(p_metrics, before) != 0) {
+                    char msg[sizeof err->msg];
+                    snprintf(msg, sizeof msg, "%s", err->msg);
+                    dann_fail(err, st, "%s; and %s keeps the line of epoch %d: %s", msg, p_metrics,
+                              epoch + 1, strerror(errno));
+                }
+                goto done;
+            }
             if (improved && (st = ckpt_save(p_best, L.m, L.t, &meta, err))) goto done;
         }
         if (!o->quiet) {

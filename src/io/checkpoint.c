@@ -137,6 +137,13 @@ static int values_bad(const dann_model *m, const float *params, const float *sta
     return 0;
 }
 
+int ckpt_values_bad(const dann_model *m, const dann_trainer *t, char *msg, size_t cap) {
+    float *m2 = NULL;
+    const float *m1 = t ? dann_trainer_moments((dann_trainer *)t, &m2) : NULL;
+    return values_bad(m, dann_model_params((dann_model *)m, NULL),
+                      dann_model_state((dann_model *)m, NULL), m1, m2, msg, cap);
+}
+
 dann_status ckpt_save(const char *path, const dann_model *m, const dann_trainer *t,
                       const ckpt_meta *meta, dann_error *err) {
     DANN_ASSERT(path && m);

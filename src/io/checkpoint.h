@@ -92,6 +92,12 @@ dann_status ckpt_load(const char *path, int max_batch, dann_model **m_out, dann_
  * lines in info->meta.kv. Does not read the payloads or compile the network. */
 dann_status ckpt_peek(const char *path, ckpt_info *info, dann_error *err);
 
+/* 1, and a description (the buffer, tensor, value and element) in msg of cap bytes, when m's
+ * parameters or BatchNorm statistics or t's moments (t may be NULL) hold a value no training
+ * produces: a NaN or an infinity, a negative running variance or Adam second moment. This is
+ * what ckpt_save refuses to write (DANN_ERR_NUMERIC) and ckpt_load to read. 0 otherwise. */
+int ckpt_values_bad(const dann_model *m, const dann_trainer *t, char *msg, size_t cap);
+
 /* The fingerprint stored in checkpoints of m: CRC-32 of its input shape, class count and tensor
  * table (see docs/CHECKPOINT.md). */
 uint32_t ckpt_fingerprint(const dann_model *m);
