@@ -158,8 +158,8 @@ static dann_status ext_start(void *ctx, dann_model *m, const char *kv, int64_t s
                              want);
         long long count = 0;
         if (guard_kv_int(kv, "avg.count", 0, steps, &count) < 0)
-            return dann_fail(err, DANN_ERR_FORMAT, "checkpoint line avg.count: not a count of "
-                             "averaged steps in [0, %lld]", (long long)steps);
+            return dann_fail(err, DANN_ERR_FORMAT, "checkpoint line avg.count: out of range (a "
+                             "count of averaged steps in [0, %lld])", (long long)steps);
         a->count = count;
         if (a->count > 0) {
             if (!a->dir)

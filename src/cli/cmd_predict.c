@@ -41,7 +41,8 @@ static void usage(FILE *f) {
             "\n"
             "  --model CKPT      checkpoint written by `dann train` or `dann import`\n"
             "  --json            print one JSON object: {\"model\", \"domain\", \"predictions\":\n"
-            "                    [{\"file\", \"label\", \"class\", \"grey\", \"probs\"}, ...]}\n"
+            "                    [{\"file\", \"label\", \"class\", \"grey\", \"probs\"}, ...]}; an\n"
+            "                    image whose outputs are not finite gets null there (exit 1)\n"
             "  --domain source|target   whose stored normalisation (default target)\n"
             "  --mean M[,M,M]    normalisation mean, one value or one per channel (R,G,B)\n"
             "  --std S[,S,S]     normalisation std, same form\n"
@@ -238,19 +239,32 @@ int cmd_predict(int argc, char **argv) {
         json_string(stdout, model_path);
         printf(", \"domain\": %s, \"predictions\": [", stored ? domain ? "\"target\"" : "\"source\"" : "null");
     }
+    int not_finite = 0;  /* images whose outputs are NaN or infinite (huge weights) */
+    const char *first_bad = NULL;
     for (int i = 0; i < n; i++) {
         const float *lp = logp + (size_t)i * NC;
-        int best = 0;
+        int best = 0, finite = 1;
         for (int k = 1; k < NC; k++)
             if (lp[k] > lp[best]) best = k;
+        for (int k = 0; k < NC; k++) finite &= !isnan(lp[k]) && lp[k] != INFINITY;
+        if (!finite && !not_finite++) first_bad = files[i];
         if (json) {
+            /* JSON has no NaN: such an image gets a null label and null probabilities */
             printf("%s{\"file\": ", i ? ", " : "");
             json_string(stdout, files[i]);
-            printf(", \"label\": %d, \"class\": ", best);
-            if (names) json_string(stdout, names[best]);
-            else printf("null");
+            if (finite) {
+                printf(", \"label\": %d, \"class\": ", best);
+                if (names) json_string(stdout, names[best]);
+                else printf("null");
+            } else {
+                printf(", \"label\": null, \"class\": null");
+            }
             printf(", \"grey\": %s, \"probs\": [", grey[i] ? "true" : "false");
-            for (int k = 0; k < NC; k++) printf("%s%.9g", k ? ", " : "", exp((double)lp[k]));
+            for (int k = 0; k < NC; k++) {
+                const double pr = exp((double)lp[k]);
+                if (finite && isfinite(pr)) printf("%s%.9g", k ? ", " : "", pr);
+                else printf("%snull", k ? ", " : "");
+            }
             printf("]}");
         } else {
             printf("%s  label %d%s%s%s  p %.4f  probs", files[i], best, names ? " (" : "",
@@ -261,6 +275,10 @@ int cmd_predict(int argc, char **argv) {
     }
     if (json) printf("]}\n");
     if (fflush(stdout) || ferror(stdout)) dann_fail(&err, DANN_ERR_IO, "stdout: write error");
+    else if (not_finite)
+        dann_fail(&err, DANN_ERR_NUMERIC, "%s%s: the model's outputs are not finite (NaN or "
+                  "infinite; %d image%s): no prediction", first_bad, not_finite > 1 ? " and others" : "",
+                  not_finite, not_finite > 1 ? "s" : "");
     else rc = 0;
 done:
     if (rc == 1) args_fail("predict", &err);

@@ -398,7 +398,7 @@ static int check_run_folder(const char *dir) {
         return fprintf(stderr, "dann %s: --out %s: path too long\n", CMD, dir), 1;
     while (stat(p, &sb) != 0) {
         char *slash = strrchr(p, '/');
-        if (errno != ENOENT)
+        if (errno != ENOENT && errno != ENOTDIR)  /* ENOTDIR: an ancestor is a file, found below */
             return fprintf(stderr, "dann %s: --out %s: %s: %s\n", CMD, dir, p, strerror(errno)), 1;
         if (!slash) snprintf(p, sizeof p, ".");
         else if (slash == p) p[1] = 0;

@@ -458,8 +458,14 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
         R.stopped_early = atoi(early);
     for (int k = 0; k < o->n_ext; k++)
         if (o->ext[k].start && (st = o->ext[k].start(o->ext[k].ctx, L.m, meta.kv,
-                                                     dann_trainer_steps(L.t), o->out_dir, err)))
+                                                     dann_trainer_steps(L.t), o->out_dir, err))) {
+            if (st == DANN_ERR_FORMAT && o->resume) {  /* its lines came from that file */
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                dann_fail(err, st, "%s: %s", o->resume, msg);
+            }
             goto done;
+        }
 
     progress pg;
     progress_init(&pg, o->quiet ? PROGRESS_OFF : o->progress,
