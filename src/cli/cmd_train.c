@@ -3,9 +3,12 @@
  *
  * The run folder (--out) receives run.json (the run's settings, written once, atomically),
  * metrics.jsonl, last.ckpt, best.ckpt and summary.json (see trainloop.h). A fresh run refuses a
- * folder that already holds a run. `--resume RUN/last.ckpt` reads RUN/run.json for every
- * setting not given again, insists that those fixing the step sequence (epochs, batch, seed,
- * max-steps, source-val) are unchanged, and continues in RUN. SIGINT/SIGTERM set a flag: the
+ * folder that already holds a run (checked before the data loads). run.json keeps the data
+ * paths absolute and the thread count; every number read back from it is range-checked.
+ * `--resume RUN/last.ckpt` reads RUN/run.json for every setting not given again, insists that
+ * those fixing the step sequence (epochs, batch, seed, max-steps, source-val, threads) are
+ * unchanged, and continues in RUN (trainloop.c checks the checkpoint's every field against the
+ * run before using it, trainguard.c). SIGINT/SIGTERM set a flag: the
  * loop finishes its step, saves last.ckpt and we exit 130 with the command that resumes; a
  * second signal kills at once (checkpoints are atomic, so nothing is left half-written). */
 #include <errno.h>
@@ -73,7 +76,7 @@ static void usage(FILE *f) {
 "  --batch N              images per domain per step (default 128)\n"
 "  --lr X                 override the preset's learning rate\n"
 "  --seed S               initialisation, dropout and shuffling (default 1)\n"
-"  --threads T            kernel threads (default: all CPUs)\n"
+"  --threads T            kernel threads (default: all CPUs; --resume keeps the run's)\n"
 "  --out RUN_DIR          run folder (created; an existing run is never overwritten)\n"
 "  --source-val N         hold out N source training images; best.ckpt = best accuracy there\n"
 "  --patience K           stop when the source-val accuracy has not improved for K epochs\n"

@@ -34,6 +34,13 @@
  * With iters_per_epoch > 0 an epoch is that many steps of full batches drawn from each domain's
  * endless seeded cycles (trainloop_cycle_batch) instead; the data-shuffle RNG is not used.
  *
+ * Guards (trainguard.h): a resumed checkpoint's every field is checked against the run before
+ * it is used; a class loss above 10 ln(C) for 10 consecutive steps, or a NaN/infinite loss,
+ * stops the run (DANN_ERR_NUMERIC, naming the step); the model and moments are checked finite
+ * before every checkpoint write; a metrics line whose checkpoint could not be saved is taken
+ * back; stale *.tmp files of a killed save are removed at the start. last.ckpt also records
+ * the thread count (key threads), which the CLI resumes with.
+ *
  * Nothing is allocated inside a step: batch buffers and permutations are allocated once. */
 #ifndef DANN_CLI_TRAINLOOP_H
 #define DANN_CLI_TRAINLOOP_H
@@ -153,7 +160,7 @@ typedef struct {
  * epochs, batch and seed must equal the checkpoint's. When model_out is non-NULL it receives
  * the trained model (the caller frees it with dann_model_free), also when DANN_ERR_INTERRUPTED
  * is returned. Errors: DANN_ERR_ARG (bad options or datasets), DANN_ERR_IO / FORMAT (run files,
- * checkpoints), DANN_ERR_NUMERIC (diverged: last.ckpt keeps the last good epoch),
+ * checkpoints), DANN_ERR_NUMERIC (diverged; the message says what last.ckpt keeps),
  * DANN_ERR_INTERRUPTED (stopped; last.ckpt holds the position), DANN_ERR_NOMEM. */
 dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
                           const trainloop_data *d, dann_model **model_out, trainloop_result *res,
