@@ -1,16 +1,16 @@
 /* cmd_train.c - `dann train`: options, data loading, the run folder and signals around the
  * epoch loop of trainloop.c.
  *
- * The run folder (--out) receives run.json (the run's settings, written once, atomically),
- * metrics.jsonl, last.ckpt, best.ckpt and summary.json (see trainloop.h). A fresh run refuses a
- * folder that already holds a run (checked before the data loads). run.json keeps the data
- * paths absolute and the thread count; every number read back from it is range-checked.
- * `--resume RUN/last.ckpt` reads RUN/run.json for every setting not given again, insists that
- * those fixing the step sequence (epochs, batch, seed, max-steps, source-val, threads) are
- * unchanged, and continues in RUN (trainloop.c checks the checkpoint's every field against the
- * run before using it, trainguard.c). SIGINT/SIGTERM set a flag: the
- * loop finishes its step, saves last.ckpt and we exit 130 with the command that resumes; a
- * second signal kills at once (checkpoints are atomic, so nothing is left half-written). */
+ * The run folder (--out) receives run.json (the run's settings, written once, atomically:
+ * runjson.c, which also checks the folder before the data loads), metrics.jsonl, last.ckpt,
+ * best.ckpt and summary.json (see trainloop.h). A fresh run refuses a folder that already
+ * holds a run. `--resume RUN/last.ckpt` peeks at the checkpoint, reads RUN/run.json for every
+ * setting not given again, insists that those fixing the step sequence (epochs, batch, seed,
+ * max-steps, source-val, threads) are unchanged, and continues in RUN (trainloop.c checks the
+ * checkpoint's every field against the run before using it, trainguard.c). SIGINT/SIGTERM set
+ * a flag: the loop finishes its step, saves last.ckpt and we exit 130 with the command that
+ * resumes; a second signal kills at once (checkpoints are atomic, so nothing is left
+ * half-written). A failed write to stdout exits 1. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -28,6 +28,7 @@
 #include "cli/mpi.h"
 #include "cli/progress.h"
 #include "cli/recipe.h"
+#include "cli/runjson.h"
 #include "cli/select.h"
 #include "cli/tee.h"
 #include "cli/trainguard.h"
@@ -36,7 +37,6 @@
 #include "io/checkpoint.h"
 
 #define CMD "train"
-#define SPEC_LEN 4096
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -104,18 +104,6 @@ static void usage(FILE *f) {
 "Ctrl-C stops after the current step and saves last.ckpt for --resume (exit status 130).\n");
 }
 
-typedef struct {
-    const char *preset, *source, *target, *source_test, *target_test, *out, *resume, *arch, *input;
-    const char *select, *average, *source_norm, *target_norm;
-    int mode;            /* index in MODES, -1 = not given */
-    int epochs, batch, threads, source_val, max_steps, eval_max, progress, quiet, chunk, patience,
-        select_n, iters_per_epoch;
-    int has_seed, has_lr, has_lambda, has_lambda_max, has_gamma;
-    uint64_t seed;
-    double lr, lambda, lambda_max, gamma;
-} train_args;
-
-static const char *const MODES[] = {"dann", "source-only", "target-only", NULL};
 static const char *const PROGRESS[] = {"auto", "bar", "lines", "off", NULL};
 
 static int parse(train_args *a, int argc, char **argv) {
@@ -128,7 +116,7 @@ static int parse(train_args *a, int argc, char **argv) {
         } else if (args_is(&ap, "--preset")) args_str(&ap, &a->preset);
         else if (args_is(&ap, "--arch")) args_str(&ap, &a->arch);
         else if (args_is(&ap, "--input")) args_str(&ap, &a->input);
-        else if (args_is(&ap, "--mode")) args_choice(&ap, MODES, &a->mode);
+        else if (args_is(&ap, "--mode")) args_choice(&ap, TRAIN_MODES, &a->mode);
         else if (args_is(&ap, "--source")) args_str(&ap, &a->source);
         else if (args_is(&ap, "--target")) args_str(&ap, &a->target);
         else if (args_is(&ap, "--source-test")) args_str(&ap, &a->source_test);
@@ -163,268 +151,7 @@ static int parse(train_args *a, int argc, char **argv) {
     return ap.failed ? 2 : -1;  /* -1: go on */
 }
 
-/* ---- run.json: the settings of a run, for --resume ------------------------------------------ */
-
-typedef struct {
-    char preset[32], mode[32], source[SPEC_LEN], target[SPEC_LEN], source_test[SPEC_LEN],
-        target_test[SPEC_LEN], select[128], average[64], source_norm[128], target_norm[128],
-        cwd[SPEC_LEN];
-    double epochs, batch, max_steps, eval_max, source_val, lr, seed_lo, seed_hi, chunk, patience,
-        select_n, iters_per_epoch, threads;
-} run_info;
-
-/* A data spec KIND:PATH with a relative PATH made absolute against dir (the run's working
- * folder), so that --resume works from anywhere; other specs are copied. 0, or -1 when it does
- * not fit. */
-static int spec_abs(char *out, size_t cap, const char *spec, const char *dir) {
-    const char *colon = strchr(spec, ':');
-    int n;
-    if (!colon || !colon[1] || colon[1] == '/' || !dir[0])
-        n = snprintf(out, cap, "%s", spec);
-    else
-        n = snprintf(out, cap, "%.*s%s/%s", (int)(colon + 1 - spec), spec, dir, colon + 1);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
-
-static int write_run_json(const char *dir, const train_args *a, const char *mode,
-                          const dann_train_config *cfg, const char *src_test, const char *tgt_test,
-                          const char *net, int threads) {
-    const double lr = cfg->lr;
-    /* data paths absolute (and the folder they were given from, for the record) */
-    static char cwd[SPEC_LEN], spec[4][SPEC_LEN];
-    if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
-    const char *given[4] = {a->source, a->target ? a->target : "", src_test, tgt_test};
-    for (int k = 0; k < 4; k++)
-        if (given[k] && spec_abs(spec[k], sizeof spec[k], given[k], cwd)) {
-            fprintf(stderr, "dann %s: %s: data path too long\n", CMD, given[k]);
-            return 1;
-        }
-    json_buf j;
-    json_begin(&j);
-    json_str(&j, "preset", a->preset);
-    json_str(&j, "arch", net);
-    json_str(&j, "mode", mode);
-    json_str(&j, "source", spec[0]);
-    json_str(&j, "target", spec[1]);
-    json_str(&j, "source_test", src_test ? spec[2] : NULL);
-    json_str(&j, "target_test", tgt_test ? spec[3] : NULL);
-    json_str(&j, "cwd", cwd);
-    json_int(&j, "threads", threads);
-    json_int(&j, "epochs", a->epochs);
-    json_int(&j, "batch", a->batch);
-    json_u64(&j, "seed", a->seed);
-    /* the seed again as two exact 32-bit halves: %.10g readers lose bits above 2^53 */
-    json_int(&j, "seed_lo", (int64_t)(a->seed & 0xffffffffu));
-    json_int(&j, "seed_hi", (int64_t)(a->seed >> 32));
-    json_int(&j, "max_steps", a->max_steps);
-    json_int(&j, "chunk", a->chunk);
-    json_int(&j, "eval_max", a->eval_max);
-    json_int(&j, "source_val", a->source_val);
-    json_num(&j, "lr", lr);
-    json_int(&j, "patience", a->patience);
-    json_num_or_null(&j, "lambda", a->lambda, a->has_lambda);
-    json_num(&j, "lambda_max", cfg->lambda_max);
-    json_num(&j, "gamma", cfg->gamma);
-    json_int(&j, "iters_per_epoch", a->iters_per_epoch);
-    json_str(&j, "source_norm", a->source_norm);
-    json_str(&j, "target_norm", a->target_norm);
-    json_str(&j, "select", a->select ? a->select : "");
-    json_int(&j, "select_n", a->select_n);
-    json_str(&j, "average", a->average ? a->average : "");
-    json_str(&j, "version", DANN_VERSION_STRING);
-    json_end(&j);
-    char path[SPEC_LEN + 32], tmp[SPEC_LEN + 40];
-    snprintf(path, sizeof path, "%s/run.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = j.overflow ? NULL : fopen(tmp, "wb");
-    int ok = f && fwrite(j.buf, 1, j.n, f) == j.n;
-    if (f) {  // always close, whatever the flush gave
-        const int flushed = fflush(f) == 0 && fsync(fileno(f)) == 0, closed = fclose(f) == 0;
-        ok = ok && flushed && closed;
-    }
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "dann %s: %s: cannot write: %s\n", CMD, j.overflow ? "run.json" : path,
-                j.overflow ? "settings too long" : strerror(errno));
-        unlink(tmp);
-        return 1;
-    }
-    return 0;
-}
-
-static int read_run_json(const char *dir, run_info *r) {
-    char path[SPEC_LEN + 32], buf[6 * SPEC_LEN];
-    snprintf(path, sizeof path, "%s/run.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "dann %s: %s: cannot open: %s (needed by --resume)\n", CMD, path,
-                strerror(errno));
-        return 1;
-    }
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    buf[n] = 0;
-    memset(r, 0, sizeof *r);
-    if (bad || !json_get_str(buf, "preset", r->preset, sizeof r->preset) ||
-        !json_get_str(buf, "mode", r->mode, sizeof r->mode) ||
-        !json_get_str(buf, "source", r->source, sizeof r->source) ||
-        !json_get_str(buf, "target", r->target, sizeof r->target) ||
-        !json_get_num(buf, "epochs", &r->epochs) || !json_get_num(buf, "batch", &r->batch) ||
-        !json_get_num(buf, "seed_lo", &r->seed_lo) || !json_get_num(buf, "seed_hi", &r->seed_hi) ||
-        !json_get_num(buf, "max_steps", &r->max_steps) ||
-        !json_get_num(buf, "eval_max", &r->eval_max) ||
-        !json_get_num(buf, "source_val", &r->source_val)) {
-        fprintf(stderr, "dann %s: %s: not a run.json written by dann train\n", CMD, path);
-        return 1;
-    }
-    json_get_str(buf, "source_test", r->source_test, sizeof r->source_test);
-    json_get_str(buf, "target_test", r->target_test, sizeof r->target_test);
-    json_get_str(buf, "cwd", r->cwd, sizeof r->cwd);
-    if (!json_get_num(buf, "chunk", &r->chunk)) r->chunk = 0;
-    json_get_str(buf, "select", r->select, sizeof r->select);
-    json_get_str(buf, "average", r->average, sizeof r->average);
-    if (!json_get_num(buf, "patience", &r->patience)) r->patience = 0;
-    if (!json_get_num(buf, "select_n", &r->select_n)) r->select_n = SELECT_N_DEFAULT;
-    if (!json_get_num(buf, "iters_per_epoch", &r->iters_per_epoch)) r->iters_per_epoch = 0;
-    json_get_str(buf, "source_norm", r->source_norm, sizeof r->source_norm);
-    json_get_str(buf, "target_norm", r->target_norm, sizeof r->target_norm);
-    if (!json_get_num(buf, "threads", &r->threads)) r->threads = 0;  /* older runs: not stored */
-    /* Every number within what the options accept, and whole: a value cast to int unchecked
-     * is undefined behaviour (1e300 epochs). The ranges are those of parse(). */
-    const struct { const char *key; double v, lo, hi; } num[] = {
-        {"epochs", r->epochs, 1, 1000000},      {"batch", r->batch, 1, 65536},
-        {"seed_lo", r->seed_lo, 0, 4294967295.0}, {"seed_hi", r->seed_hi, 0, 4294967295.0},
-        {"max_steps", r->max_steps, 0, 100000000}, {"eval_max", r->eval_max, 0, 100000000},
-        {"source_val", r->source_val, 0, 100000000}, {"chunk", r->chunk, 0, 65536},
-        {"patience", r->patience, 0, 1000000},  {"select_n", r->select_n, 0, 1000000},
-        {"iters_per_epoch", r->iters_per_epoch, 0, 100000000}, {"threads", r->threads, 0, 1024},
-    };
-    for (size_t k = 0; k < sizeof num / sizeof *num; k++)
-        if (!(num[k].v >= num[k].lo && num[k].v <= num[k].hi) || num[k].v != floor(num[k].v)) {
-            fprintf(stderr, "dann %s: %s: \"%s\" is %g, not a whole number in [%.0f, %.0f]\n", CMD,
-                    path, num[k].key, num[k].v, num[k].lo, num[k].hi);
-            return 1;
-        }
-    /* a relative data path of an older run.json is relative to the folder it was started in */
-    char *specs[4] = {r->source, r->target, r->source_test, r->target_test};
-    char abs_spec[SPEC_LEN];
-    for (int k = 0; k < 4 && r->cwd[0]; k++)
-        if (specs[k][0] && !spec_abs(abs_spec, sizeof abs_spec, specs[k], r->cwd))
-            memcpy(specs[k], abs_spec, sizeof abs_spec);
-    return 0;
-}
-
-/* Fills unset options from run.json; 2 when a given option contradicts it. */
-static int merge_resume(train_args *a, run_info *r) {
-    struct { const char *name; int *given; int unset; double stored; } nums[] = {
-        {"--epochs", &a->epochs, 0, r->epochs},
-        {"--batch", &a->batch, 0, r->batch},
-        {"--max-steps", &a->max_steps, -1, r->max_steps},
-        {"--source-val", &a->source_val, -1, r->source_val},
-        {"--chunk", &a->chunk, -1, r->chunk},
-        {"--patience", &a->patience, -1, r->patience},
-        {"--select-n", &a->select_n, 0, r->select_n},
-        {"--iters-per-epoch", &a->iters_per_epoch, -1, r->iters_per_epoch},
-    };
-    for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
-        if (*nums[k].given == nums[k].unset) *nums[k].given = (int)nums[k].stored;
-        else if (*nums[k].given != (int)nums[k].stored)
-            return args_usage(CMD, "%s %d differs from the run being resumed (%d): a resumed run "
-                              "keeps its settings", nums[k].name, *nums[k].given, (int)nums[k].stored);
-    }
-    uint64_t seed = (uint64_t)r->seed_lo | ((uint64_t)r->seed_hi << 32);
-    if (a->has_seed && a->seed != seed)
-        return args_usage(CMD, "--seed %llu differs from the run being resumed (%llu)",
-                          (unsigned long long)a->seed, (unsigned long long)seed);
-    a->seed = seed;
-    if (a->eval_max < 0) a->eval_max = (int)r->eval_max;
-    if (a->mode >= 0 && strcmp(MODES[a->mode], r->mode))
-        return args_usage(CMD, "--mode %s differs from the run being resumed (%s)", MODES[a->mode],
-                          r->mode);
-    for (int k = 0; a->mode < 0 && MODES[k]; k++)
-        if (!strcmp(MODES[k], r->mode)) a->mode = k;  /* e.g. source-only needs no target */
-    const char *given[2] = {a->select, a->average}, *stored[2] = {r->select, r->average};
-    const char *names[2] = {"--select", "--average"};
-    for (int k = 0; k < 2; k++) {
-        if (given[k] && strcmp(given[k], stored[k]))
-            return args_usage(CMD, "%s %s differs from the run being resumed ('%s')", names[k],
-                              given[k], stored[k]);
-    }
-    if (!a->select && r->select[0]) a->select = r->select;
-    if (!a->average && r->average[0]) a->average = r->average;
-    if (a->has_lambda || a->has_lambda_max || a->has_gamma)
-        return args_usage(CMD, "%s cannot change on --resume (the checkpoint holds it)",
-                          a->has_lambda ? "--lambda" : a->has_lambda_max ? "--lambda-max" : "--gamma");
-    if (a->source_norm || a->target_norm)
-        return args_usage(CMD, "%s cannot change on --resume (the checkpoint holds the "
-                          "normalisation)", a->source_norm ? "--source-norm" : "--target-norm");
-    if (!a->preset) a->preset = r->preset;
-    if (!a->source) a->source = r->source;
-    if (!a->target && r->target[0]) a->target = r->target;
-    if (!a->source_test && r->source_test[0]) a->source_test = r->source_test;
-    if (!a->target_test && r->target_test[0]) a->target_test = r->target_test;
-    return 0;
-}
-
 /* ---- helpers ------------------------------------------------------------------------------- */
-
-static int mkdir_p(const char *dir) {
-    char p[SPEC_LEN];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0755) != 0 && errno != EEXIST) return -1;
-            *s = '/';
-        }
-    if (mkdir(p, 0755) != 0 && errno != EEXIST) return -1;
-    struct stat sb;
-    if (stat(p, &sb) != 0) return -1;
-    if (!S_ISDIR(sb.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
-/* 0 when dir can hold a fresh run: a folder, or a path that mkdir_p can create (its nearest
- * existing ancestor a folder), holding no run yet (a folder whose run stopped before its first
- * epoch, with only run.json, may be reused). Otherwise prints why and returns 1. Creates
- * nothing. */
-static int check_run_folder(const char *dir) {
-    char p[SPEC_LEN];
-    struct stat sb;
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
-        return fprintf(stderr, "dann %s: --out %s: path too long\n", CMD, dir), 1;
-    while (stat(p, &sb) != 0) {
-        char *slash = strrchr(p, '/');
-        if (errno != ENOENT && errno != ENOTDIR)  /* ENOTDIR: an ancestor is a file, found below */
-            return fprintf(stderr, "dann %s: --out %s: %s: %s\n", CMD, dir, p, strerror(errno)), 1;
-        if (!slash) snprintf(p, sizeof p, ".");
-        else if (slash == p) p[1] = 0;
-        else *slash = 0;
-    }
-    if (!S_ISDIR(sb.st_mode))
-        return fprintf(stderr, "dann %s: --out %s: %s is not a folder\n", CMD, dir, p), 1;
-    if (access(p, W_OK | X_OK) != 0)
-        return fprintf(stderr, "dann %s: --out %s: %s: %s\n", CMD, dir, p, strerror(errno)), 1;
-    if (strcmp(p, dir)) return 0;  /* to be created: empty */
-    char metrics[SPEC_LEN + 32], last[SPEC_LEN + 32];
-    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
-    snprintf(last, sizeof last, "%s/last.ckpt", dir);
-    const int has_last = stat(last, &sb) == 0;
-    if (has_last)
-        return fprintf(stderr, "dann %s: %s: a run already exists in %s (continue it with --resume "
-                       "%s, or choose another --out)\n", CMD, last, dir, last), 1;
-    if (stat(metrics, &sb) == 0 && sb.st_size > 0)
-        return fprintf(stderr, "dann %s: %s: %s holds the metrics of a run that has no last.ckpt "
-                       "(it stopped before its first checkpoint): remove the folder or choose "
-                       "another --out\n", CMD, metrics, dir), 1;
-    return 0;
-}
 
 /* The test split is implied only for mnist: and mnistm: specs. */
 static const char *default_test(const char *spec) {
@@ -567,8 +294,8 @@ int cmd_train(int argc, char **argv) {
                            "%s/last.ckpt)\n", CMD, a.resume, a.resume), 1;
         /* the checkpoint's header and text first: nothing below trusts a file not checked */
         if (ckpt_peek(a.resume, &info, &err)) return args_fail(CMD, &err);
-        if (read_run_json(a.out, &ri)) return 1;
-        if ((rc = merge_resume(&a, &ri))) return rc;
+        if (train_read_run_json(a.out, &ri)) return 1;
+        if ((rc = train_merge_resume(&a, &ri))) return rc;
         /* the thread count the run trained with (docs/KERNELS.md: some kernel sets give other
          * bits at another count), from the checkpoint, else from run.json (older runs: none) */
         long long stored = 0;
@@ -691,7 +418,7 @@ int cmd_train(int argc, char **argv) {
 
     /* The run folder is checked before the data loads (seconds on the real data), and a fresh
      * run never touches an existing run's files. */
-    if (!a.resume && check_run_folder(a.out)) return 1;
+    if (!a.resume && train_check_run_folder(a.out)) return 1;
 
     if (!a.threads) a.threads = online_cpus();
     dann_threads_set(a.threads);
@@ -768,7 +495,8 @@ int cmd_train(int argc, char **argv) {
                 goto out;
             }
             if (!a.quiet)  /* labels this mode never reads: a warning, not a refusal */
-                printf("warning: %s (labels not used by --mode %s)\n", err.msg, MODES[cfg.mode]);
+                printf("warning: %s (labels not used by --mode %s)\n", err.msg,
+                       TRAIN_MODES[cfg.mode]);
         }
     }
     if (!a.quiet) {
@@ -813,7 +541,7 @@ int cmd_train(int argc, char **argv) {
         printf("note: no %s test set given (--%s-test SPEC); that evaluation is skipped\n",
                !src_test ? "source" : "target", !src_test ? "source" : "target");
 
-    if (rank == 0 && mkdir_p(a.out) != 0) {
+    if (rank == 0 && train_mkdir_p(a.out) != 0) {
         fprintf(stderr, "dann %s: %s: cannot create the run folder: %s\n", CMD, a.out, strerror(errno));
         goto out;
     }
@@ -826,8 +554,8 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (rank == 0 && !a.resume &&
-        write_run_json(a.out, &a, MODES[a.mode < 0 ? 0 : a.mode], &cfg, src_test, tgt_test, net,
-                       a.threads))
+        train_write_run_json(a.out, &a, TRAIN_MODES[a.mode < 0 ? 0 : a.mode], &cfg, src_test,
+                             tgt_test, net, a.threads))
         goto out;
 
     trainloop_opts o = {0};
@@ -883,7 +611,7 @@ int cmd_train(int argc, char **argv) {
         if (a.iters_per_epoch)
             S = a.max_steps && a.max_steps < a.iters_per_epoch ? a.max_steps : a.iters_per_epoch;
         printf("train: %s, preset %s, %d epochs x %d steps, batch %d+%d, seed %llu, %d threads%s\n",
-               a.resume ? "resuming" : MODES[a.mode < 0 ? 0 : a.mode], a.preset, a.epochs, S,
+               a.resume ? "resuming" : TRAIN_MODES[a.mode < 0 ? 0 : a.mode], a.preset, a.epochs, S,
                a.batch, a.batch, (unsigned long long)a.seed, a.threads,
                a.source_val ? ", source-val held out" : "");
         fflush(stdout);
