@@ -133,6 +133,7 @@ TEST(cli_resume_crafted_checkpoint_fields_refused) {
     const struct { const char *key, *value, *word; } kv[] = {
         {"threads", "0", "threads"}, {"threads", "1e9", "threads"}, {"threads", "two", "threads"},
         {"early_stop", "5", "early_stop"}, {"early_stop", "-1", "early_stop"},
+        {"iters_per_epoch", "99999999999999999999", "iters_per_epoch"},
     };
     for (size_t k = 0; k < sizeof kv / sizeof *kv; k++) {
         write_all(ckpt, b, len);

@@ -390,11 +390,17 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
         }
     }
     if (o->resume) {
-        char v[32] = "0";
-        ckpt_kv_get(meta.kv, "iters_per_epoch", v, sizeof v);
-        if (atoi(v) != o->iters_per_epoch) {
+        long long ipe = 0;
+        if (guard_kv_int(meta.kv, "iters_per_epoch", 1, 100000000, &ipe) < 0) {
+            st = dann_fail(err, DANN_ERR_FORMAT, "%s: key iters_per_epoch is not a count in [1, "
+                           "100000000]", o->resume);
+            goto done;
+        }
+        if (ipe != o->iters_per_epoch) {
+            char was[32] = "data-sized";
+            if (ipe) snprintf(was, sizeof was, "%lld", ipe);
             st = dann_fail(err, DANN_ERR_ARG, "%s: written by a run of %s iterations per epoch; this "
-                           "run asks for %d", o->resume, atoi(v) ? v : "data-sized", o->iters_per_epoch);
+                           "run asks for %d", o->resume, was, o->iters_per_epoch);
             goto done;
         }
     }
@@ -455,7 +461,7 @@ dann_status trainloop_run(const trainloop_opts *o, const dann_train_config *cfg,
     if (R.best_epoch) R.best_val_acc = meta.best_val_acc;
     char early[32];
     if (o->resume && ckpt_kv_get(meta.kv, "early_stop", early, sizeof early))
-        R.stopped_early = atoi(early);
+        R.stopped_early = atoi(early);  /* an epoch in [1, epoch]: guard_check_resume */
     for (int k = 0; k < o->n_ext; k++)
         if (o->ext[k].start && (st = o->ext[k].start(o->ext[k].ctx, L.m, meta.kv,
                                                      dann_trainer_steps(L.t), o->out_dir, err))) {
