@@ -517,7 +517,7 @@ int cmd_train(int argc, char **argv) {
      * written out must match it. */
     if (labelled->n_classes < 1) {
         fprintf(stderr, "dann %s: %s (%s) has no labels; --mode %s trains on them\n", CMD,
-                labelled->name, lab_spec, MODES[cfg.mode]);
+                labelled->name, lab_spec, TRAIN_MODES[cfg.mode]);
         goto out;
     }
     if (labelled->n_classes != NCLS) {
