@@ -295,7 +295,9 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const fl
                               const float *beta, const float *mask, int B, int C, int H, int W) {
     const int OH = H / 2, OW = W / 2;
 #ifdef HAVE_POOL_AVX512
-    const int simd = kernels_use(-1) == KERNELS_AVX512;  // the AVX-512 kernels are chosen
+    // an AVX-512 set is chosen (the plane kernel computes bn_pool_plane's bits: the v16 sets'
+    // training-step test checks avx512-v16 against portable with it)
+    const int simd = kernels_use(-1) == KERNELS_AVX512 || kernels_use(-1) == KERNELS_AVX512_V16;
 #endif
     #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {

@@ -7,6 +7,9 @@
  * machine. Every operation here is lane-wise and IEEE-exact in the same way on every ISA (add,
  * sub, mul, fused multiply-add with one rounding, compares); the only reduction, v16_hsum, adds
  * the lanes in one fixed tree. So each instantiation of a kernel computes the same bits.
+ * v16_store2x8(lo, hi, v) stores lanes 0..7 at lo and 8..15 at hi.
+ * v16_reg(v) returns v unchanged, held in registers: it only stops a compiler from folding a
+ * load that a kernel reuses into every instruction that uses it (one load each).
  * Deliberately absent: max/min (x86 and ARM disagree on NaN and on -0 vs +0; kernels compare and
  * select instead), reciprocal and rsqrt estimates (approximations differ per ISA), anything
  * whose result depends on the register width. NaN payloads may differ between ISAs (x86's
@@ -38,7 +41,12 @@ V16_INLINE v16 v16_load_range(const float *p, int lo, int hi) {
     return _mm512_maskz_loadu_ps((__mmask16)(v16_mask_(hi) & ~v16_mask_(lo)), p);
 }
 V16_INLINE void v16_storen(float *p, v16 v, int n) { _mm512_mask_storeu_ps(p, v16_mask_(n), v); }
+V16_INLINE void v16_store2x8(float *lo, float *hi, v16 v) {
+    _mm256_storeu_ps(lo, _mm512_castps512_ps256(v));
+    _mm256_storeu_ps(hi, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
 V16_INLINE float v16_lane0(v16 v) { return _mm512_cvtss_f32(v); }
+V16_INLINE v16 v16_reg(v16 v) { __asm__("" : "+v"(v)); return v; }
 /* the fixed tree: lane i + lane i+8, then i + i+4, i + i+2, 0 + 1 */
 V16_INLINE float v16_hsum(v16 v) {
     const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
@@ -77,7 +85,9 @@ V16_INLINE void v16_storen(float *p, v16 v, int n) {
     _mm256_maskstore_ps(p, v16_half_mask_(0, n, 0), v.lo);
     _mm256_maskstore_ps(p + 8, v16_half_mask_(0, n, 8), v.hi);
 }
+V16_INLINE void v16_store2x8(float *lo, float *hi, v16 v) { _mm256_storeu_ps(lo, v.lo), _mm256_storeu_ps(hi, v.hi); }
 V16_INLINE float v16_lane0(v16 v) { return _mm256_cvtss_f32(v.lo); }
+V16_INLINE v16 v16_reg(v16 v) { __asm__("" : "+x"(v.lo), "+x"(v.hi)); return v; }
 V16_INLINE float v16_hsum(v16 v) {
     const __m256 h = _mm256_add_ps(v.lo, v.hi);
     const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
@@ -115,7 +125,11 @@ V16_INLINE void v16_storen(float *p, v16 v, int n) {
     v16_store(t, v);
     memcpy(p, t, (size_t)n * sizeof(float));
 }
+V16_INLINE void v16_store2x8(float *lo, float *hi, v16 v) {
+    vst1q_f32(lo, v.q[0]), vst1q_f32(lo + 4, v.q[1]), vst1q_f32(hi, v.q[2]), vst1q_f32(hi + 4, v.q[3]);
+}
 V16_INLINE float v16_lane0(v16 v) { return vgetq_lane_f32(v.q[0], 0); }
+V16_INLINE v16 v16_reg(v16 v) { __asm__("" : "+w"(v.q[0]), "+w"(v.q[1]), "+w"(v.q[2]), "+w"(v.q[3])); return v; }
 V16_INLINE float v16_hsum(v16 v) {
     const float32x4_t q = vaddq_f32(vaddq_f32(v.q[0], v.q[2]), vaddq_f32(v.q[1], v.q[3]));
     const float32x2_t d = vadd_f32(vget_low_f32(q), vget_high_f32(q));
@@ -155,7 +169,12 @@ V16_INLINE v16 v16_load_range(const float *p, int lo, int hi) {
     return v16_load(t);
 }
 V16_INLINE void v16_storen(float *p, v16 v, int n) { memcpy(p, &v, (size_t)n * sizeof(float)); }
+V16_INLINE void v16_store2x8(float *lo, float *hi, v16 v) {
+    memcpy(lo, &v, 8 * sizeof(float));
+    memcpy(hi, (const float *)&v + 8, 8 * sizeof(float));
+}
 V16_INLINE float v16_lane0(v16 v) { return V16_LANE_(v, 0); }
+V16_INLINE v16 v16_reg(v16 v) { return v; }
 V16_INLINE float v16_hsum(v16 v) {
     float x[16], s8[8], s4[4];
     memcpy(x, &v, sizeof x);
