@@ -93,10 +93,10 @@ static void check_exact(const char *name, const char *what, const float *got, co
           name, what, bad, n, TOL, worst, got[worst], want[worst], worst_ratio);
 }
 
-/* The implementations to check here: all this CPU and build run, but the opt-in AVX-512 v16
- * set (test_kernels_isa.c says why). */
+/* The implementations to check here: all this CPU and build run. */
 static int impls_here(int *out) {
-    static const int all[] = {KERNELS_PORTABLE, KERNELS_BLAS, KERNELS_AVX2, KERNELS_NEON, KERNELS_AVX512};
+    static const int all[] = {KERNELS_PORTABLE, KERNELS_BLAS, KERNELS_AVX2, KERNELS_NEON, KERNELS_AVX512,
+                              KERNELS_AVX512_V16};
     int n = 0;
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if (kernels_available(all[i])) out[n++] = all[i];

@@ -2,9 +2,8 @@
  * for portable C, AVX2+FMA, NEON and AVX-512) must compute the same bits as the portable
  * reference: every convolution and Linear kernel at the py3 network's sizes and at awkward ones,
  * at 1 and 3 threads, and whole training steps. Each set this CPU and build can run is checked;
- * the skip line names the others. The AVX-512 v16 set has not yet run on AVX-512 hardware, so it
- * is checked only when DANN_TEST_AVX512_V16=1 asks for it. (Their agreement with exact sums is
- * test_conv_impl.c's, with PyTorch test_torch_layers.c's.)
+ * the skip line names the others. (Their agreement with exact sums is test_conv_impl.c's, with
+ * PyTorch test_torch_layers.c's.)
  * kernels_cross_isa_resume checks one ISA against another through a checkpoint: `make test-arm`
  * runs it natively with DANN_XISA_WRITE=DIR (k steps, save, k more, save) and then in the
  * aarch64 build under qemu with DANN_XISA_CHECK=DIR (load, the same k steps, compare). */
@@ -26,9 +25,7 @@ static int runnable_sets(int *out, char *skipped, size_t cap) {
     for (int i = 0; i < N_SETS; i++) {
         const int k = v16_sets[i];
         const char *why = NULL;
-        if (k == KERNELS_AVX512_V16 && !getenv("DANN_TEST_AVX512_V16"))
-            why = "not yet run on AVX-512 hardware; DANN_TEST_AVX512_V16=1 checks it";
-        else if (!kernels_available(k))
+        if (!kernels_available(k))
             why = "not built for this architecture or not on this CPU";
         if (why) {
             size_t len = strlen(skipped);
@@ -278,8 +275,8 @@ out:
 
 // The fastest v16 set this machine runs (the one make test-arm compares across ISAs).
 static int best_v16(void) {
-    static const int order[] = {KERNELS_AVX2, KERNELS_NEON};
-    for (int i = 0; i < 2; i++)
+    static const int order[] = {KERNELS_AVX512_V16, KERNELS_AVX2, KERNELS_NEON};
+    for (int i = 0; i < 3; i++)
         if (kernels_available(order[i])) return order[i];
     return KERNELS_PORTABLE;
 }

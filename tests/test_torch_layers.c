@@ -38,7 +38,7 @@ static void conv_case(const st_file *f, const char *c, int slots) {
     if (!inp || !w || !b || !out || !dout || !dinp || !dw || !db) return;
     char tag[64];
     snprintf(tag, sizeof tag, "%s slots=%d %s", c, slots,
-             kernels_use(-1) == KERNELS_AVX512 ? "avx512" : "portable");
+             kernels_name(kernels_use(-1)));
     float *scratch = zeros(conv2d_scratch_floats(&d)), *y = zeros(n_out);
     float *gx = zeros(n_in), *gw = zeros(n_w), *gb = zeros((size_t)d.OC);
     float *gw1 = zeros(n_w), *gb1 = zeros((size_t)d.OC);

@@ -1,6 +1,7 @@
 /* prof.h - where a training step's time goes: wall time per op of the network (forward and
  * backward separately) and of the optimizer, summed over calls while prof.on is set
- * (dann bench --profile). Off, each PROF costs one branch. */
+ * (dann bench --profile). Off, each PROF costs one branch. With cpu set, the timers read the
+ * calling thread's CPU time instead (bench/kernels.c at 1 thread: robust to a loaded machine). */
 #ifndef DANN_PROF_H
 #define DANN_PROF_H
 
@@ -10,7 +11,7 @@
 enum { PROF_OPTIM = PROF_N - 1 };
 
 typedef struct {
-    int on;
+    int on, cpu;
     double s[PROF_N];
     const char *label[PROF_N];  /* the op's layer name (set while profiling), NULL = unused */
     int backward[PROF_N];       /* 1: the backward of that op */
@@ -19,7 +20,7 @@ extern dann_prof_t dann_prof;
 
 static inline double prof_clock(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(dann_prof.cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 

@@ -1,5 +1,6 @@
 /* conv2d_impl.h - the hand-written AVX-512 conv2d kernels (conv2d_avx512.c), which kernels.c
- * picks on CPUs that have AVX-512F, and the thread helpers every convolution kernel uses.
+ * offers on CPUs that have AVX-512F (DANN_KERNELS=avx512), and the thread helpers every
+ * convolution kernel uses.
  * Internal to src/layers. */
 #ifndef DANN_CONV2D_IMPL_H
 #define DANN_CONV2D_IMPL_H

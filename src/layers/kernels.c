@@ -1,8 +1,9 @@
 /* kernels.c - which kernel set the convolutions and Linear layers use (layers.h: kernels_use).
  * AUTO takes the DANN_KERNELS environment variable when it names a set this CPU can run, else
- * the fastest tested one: the hand-written AVX-512 kernels where the CPU has AVX-512F, the v16
- * AVX2 set where it has AVX2+FMA, NEON on aarch64, and otherwise im2col + OpenBLAS (x86-64
- * without FMA, where the portable set's fmaf is a library call) or the portable set. */
+ * a v16 set (the same bits on every ISA): AVX-512 where the CPU has AVX-512F (as fast as the
+ * hand-written AVX-512 kernels, which stay available as "avx512"), AVX2 where it has AVX2+FMA,
+ * NEON on aarch64, and otherwise im2col + OpenBLAS (x86-64 without FMA, where the portable
+ * set's fmaf is a library call) or the portable set. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,7 +57,7 @@ static int choose(void) {
     if (env && *env)
         for (int i = 1; i < KERNELS_N; i++)
             if (!strcmp(env, names[i]) && kernels_available(i)) return i;
-    static const int order[] = {KERNELS_AVX512, KERNELS_AVX2, KERNELS_NEON};
+    static const int order[] = {KERNELS_AVX512_V16, KERNELS_AVX2, KERNELS_NEON};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++)
         if (kernels_available(order[i])) return order[i];
 #if defined(__x86_64__) && defined(DANN_USE_CBLAS)

@@ -3,8 +3,8 @@
  *
  * A v16 set (src/layers/v16/ compiled once per ISA over simd.h's 16-lane vector) computes
  * the same bits on every ISA and for any thread count: portable C (the reference, every
- * build), AVX2+FMA (x86-64), AVX-512 (x86-64; opt-in, see layers.h) and NEON (aarch64). Besides
- * them: dann's hand-written AVX-512 kernels (conv2d_avx512.c) and im2col + sgemm (conv2d.c,
+ * build), AVX2+FMA (x86-64), AVX-512 (x86-64) and NEON (aarch64). Besides them: dann's
+ * hand-written AVX-512 kernels (conv2d_avx512.c, opt-in) and im2col + sgemm (conv2d.c,
  * linear.c through the gemm seam: OpenBLAS). */
 #ifndef DANN_KERNELS_H
 #define DANN_KERNELS_H

@@ -14,14 +14,13 @@
  *   PORTABLE    the v16 kernels in portable C (explicit fmaf): the reference, every build
  *   AVX2        the v16 kernels on AVX2+FMA (x86-64)            | the same bits as PORTABLE,
  *   NEON        the v16 kernels on NEON (aarch64)               | for any number of threads
- *   AVX512_V16  the v16 kernels on AVX-512 (x86-64): opt-in only, not yet run on AVX-512 hardware
- *   AVX512      dann's hand-written AVX-512 kernels (conv2d_avx512.c; also the fused BatchNorm-pool
- *               forward): the default where the CPU has AVX-512F; same bits for any number of
- *               threads, not the same bits as the v16 sets
+ *   AVX512_V16  the v16 kernels on AVX-512 (x86-64)             |
+ *   AVX512      dann's hand-written AVX-512 kernels (conv2d_avx512.c): opt-in; same bits for any
+ *               number of threads, not the same bits as the v16 sets
  *   BLAS        im2col + sgemm through the gemm seam (OpenBLAS): deterministic per machine and
  *               thread count only
  * kernels_use(impl) selects (AUTO: the DANN_KERNELS environment variable when it names one this
- * CPU runs, else the fastest: AVX512, AVX2, NEON, then BLAS on x86-64 / PORTABLE elsewhere;
+ * CPU runs, else AVX512_V16, AVX2, NEON, then BLAS on x86-64 / PORTABLE elsewhere;
  * -1 only asks) and returns the one in effect; a set the CPU cannot run falls back to AUTO's.
  * All give the same results up to float rounding. kernels_available(impl): this CPU and build
  * can run it; kernels_name(impl): "portable", "avx2", ... (DANN_KERNELS's spelling). */
