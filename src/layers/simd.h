@@ -10,6 +10,10 @@
  * v16_store2x8(lo, hi, v) stores lanes 0..7 at lo and 8..15 at hi.
  * v16_reg(v) returns v unchanged, held in registers: it only stops a compiler from folding a
  * load that a kernel reuses into every instruction that uses it (one load each).
+ * Parts: a v16 is V16_PARTS native registers (AVX-512: 1 of 16 lanes, AVX2: 2 of 8, NEON: 4 of
+ * 4, portable: 1). v16p is one part, with zero, load, store, fma and reg; a kernel may run the
+ * lanes of each part in a pass of its own (V16_PW lanes from part q * V16_PW), which changes no
+ * bit, as every operation is lane-wise, and lets an accumulator take one register.
  * Deliberately absent: max/min (x86 and ARM disagree on NaN and on -0 vs +0; kernels compare and
  * select instead), reciprocal and rsqrt estimates (approximations differ per ISA), anything
  * whose result depends on the register width. NaN payloads may differ between ISAs (x86's
@@ -47,6 +51,13 @@ V16_INLINE void v16_store2x8(float *lo, float *hi, v16 v) {
 }
 V16_INLINE float v16_lane0(v16 v) { return _mm512_cvtss_f32(v); }
 V16_INLINE v16 v16_reg(v16 v) { __asm__("" : "+v"(v)); return v; }
+#define V16_PARTS 1
+typedef __m512 v16p;
+V16_INLINE v16p v16p_zero(void) { return _mm512_setzero_ps(); }
+V16_INLINE v16p v16p_load(const float *p) { return _mm512_loadu_ps(p); }
+V16_INLINE void v16p_store(float *p, v16p v) { _mm512_storeu_ps(p, v); }
+V16_INLINE v16p v16p_fma(v16p a, v16p b, v16p c) { return _mm512_fmadd_ps(a, b, c); }
+V16_INLINE v16p v16p_reg(v16p v) { __asm__("" : "+v"(v)); return v; }
 /* the fixed tree: lane i + lane i+8, then i + i+4, i + i+2, 0 + 1 */
 V16_INLINE float v16_hsum(v16 v) {
     const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
@@ -88,6 +99,13 @@ V16_INLINE void v16_storen(float *p, v16 v, int n) {
 V16_INLINE void v16_store2x8(float *lo, float *hi, v16 v) { _mm256_storeu_ps(lo, v.lo), _mm256_storeu_ps(hi, v.hi); }
 V16_INLINE float v16_lane0(v16 v) { return _mm256_cvtss_f32(v.lo); }
 V16_INLINE v16 v16_reg(v16 v) { __asm__("" : "+x"(v.lo), "+x"(v.hi)); return v; }
+#define V16_PARTS 2
+typedef __m256 v16p;
+V16_INLINE v16p v16p_zero(void) { return _mm256_setzero_ps(); }
+V16_INLINE v16p v16p_load(const float *p) { return _mm256_loadu_ps(p); }
+V16_INLINE void v16p_store(float *p, v16p v) { _mm256_storeu_ps(p, v); }
+V16_INLINE v16p v16p_fma(v16p a, v16p b, v16p c) { return _mm256_fmadd_ps(a, b, c); }
+V16_INLINE v16p v16p_reg(v16p v) { __asm__("" : "+x"(v)); return v; }
 V16_INLINE float v16_hsum(v16 v) {
     const __m256 h = _mm256_add_ps(v.lo, v.hi);
     const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
@@ -130,6 +148,13 @@ V16_INLINE void v16_store2x8(float *lo, float *hi, v16 v) {
 }
 V16_INLINE float v16_lane0(v16 v) { return vgetq_lane_f32(v.q[0], 0); }
 V16_INLINE v16 v16_reg(v16 v) { __asm__("" : "+w"(v.q[0]), "+w"(v.q[1]), "+w"(v.q[2]), "+w"(v.q[3])); return v; }
+#define V16_PARTS 4
+typedef float32x4_t v16p;
+V16_INLINE v16p v16p_zero(void) { return vdupq_n_f32(0.0f); }
+V16_INLINE v16p v16p_load(const float *p) { return vld1q_f32(p); }
+V16_INLINE void v16p_store(float *p, v16p v) { vst1q_f32(p, v); }
+V16_INLINE v16p v16p_fma(v16p a, v16p b, v16p c) { return vfmaq_f32(c, a, b); }
+V16_INLINE v16p v16p_reg(v16p v) { __asm__("" : "+w"(v)); return v; }
 V16_INLINE float v16_hsum(v16 v) {
     const float32x4_t q = vaddq_f32(vaddq_f32(v.q[0], v.q[2]), vaddq_f32(v.q[1], v.q[3]));
     const float32x2_t d = vadd_f32(vget_low_f32(q), vget_high_f32(q));
@@ -175,6 +200,13 @@ V16_INLINE void v16_store2x8(float *lo, float *hi, v16 v) {
 }
 V16_INLINE float v16_lane0(v16 v) { return V16_LANE_(v, 0); }
 V16_INLINE v16 v16_reg(v16 v) { return v; }
+#define V16_PARTS 1
+typedef v16 v16p;
+#define v16p_zero v16_zero
+#define v16p_load v16_load
+#define v16p_store v16_store
+#define v16p_fma v16_fma
+#define v16p_reg v16_reg
 V16_INLINE float v16_hsum(v16 v) {
     float x[16], s8[8], s4[4];
     memcpy(x, &v, sizeof x);
@@ -183,6 +215,8 @@ V16_INLINE float v16_hsum(v16 v) {
     return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 #endif
+
+#define V16_PW (16 / V16_PARTS)
 
 /* the first n lanes of p (0 <= n <= 16), zeros elsewhere; nothing past p + n is read */
 V16_INLINE v16 v16_loadn(const float *p, int n) { return v16_load_range(p, 0, n); }

@@ -41,59 +41,83 @@ V16_INLINE v16 add_plane(v16 lanes, const float *x, int n) {
 
 /* NT tile: dw[m*ldw + n] += hsum of the lane chains over images i < nimg and their positions
  * p < np (a multiple of 16) of A[m*am + i*ai + p] * Bt[n*bn + i*bi + p], m < MR, n < NR
- * (constants at every call): each lane's chain runs over its positions in image order. */
+ * (constants at every call): each lane's chain runs over its positions in image order. One
+ * pass per part of the vector (simd.h), its MR*NR partial sums in one register each; A's MR
+ * parts are held, Bt's streamed. The parts' sums meet in sums[][] for v16_hsum. */
 V16_INLINE void nt_tile(const int MR, const int NR, int nimg, int np, const float *A, size_t am,
                         size_t ai, const float *Bt, size_t bn, size_t bi, float *dw, size_t ldw) {
-    v16 acc[NT_MRMAX][NT_NRMAX];
+    float sums[NT_MRMAX][NT_NRMAX][16];
+    for (int q = 0; q < V16_PARTS; q++) {
+        v16p acc[NT_MRMAX][NT_NRMAX];
 #pragma GCC unroll 6
-    for (int m = 0; m < MR; m++)
+        for (int m = 0; m < MR; m++)
 #pragma GCC unroll 6
-        for (int n = 0; n < NR; n++) acc[m][n] = v16_zero();
-    for (int i = 0; i < nimg; i++) {
-        const float *a = A + (size_t)i * ai, *b = Bt + (size_t)i * bi;
-        for (int p = 0; p < np; p += 16) {
-            v16 av[NT_MRMAX], bv[NT_NRMAX];  // each loaded once (v16_reg) when used more than once
+            for (int n = 0; n < NR; n++) acc[m][n] = v16p_zero();
+        for (int i = 0; i < nimg; i++) {
+            const float *a = A + (size_t)i * ai + q * V16_PW, *b = Bt + (size_t)i * bi + q * V16_PW;
+            for (int p = 0; p < np; p += 16) {
+                v16p av[NT_MRMAX];  // each loaded once (v16p_reg): used NR times
 #pragma GCC unroll 6
-            for (int m = 0; m < MR; m++) av[m] = NR > 1 ? v16_reg(v16_load(a + m * am + p)) : v16_load(a + m * am + p);
+                for (int m = 0; m < MR; m++)
+                    av[m] = NR > 1 ? v16p_reg(v16p_load(a + m * am + p)) : v16p_load(a + m * am + p);
 #pragma GCC unroll 6
-            for (int n = 0; n < NR; n++) bv[n] = MR > 1 ? v16_reg(v16_load(b + n * bn + p)) : v16_load(b + n * bn + p);
+                for (int n = 0; n < NR; n++) {
+                    const v16p bv = MR > 1 ? v16p_reg(v16p_load(b + n * bn + p)) : v16p_load(b + n * bn + p);
 #pragma GCC unroll 6
-            for (int m = 0; m < MR; m++)
-#pragma GCC unroll 6
-                for (int n = 0; n < NR; n++) acc[m][n] = v16_fma(av[m], bv[n], acc[m][n]);
+                    for (int m = 0; m < MR; m++) acc[m][n] = v16p_fma(av[m], bv, acc[m][n]);
+                }
+            }
         }
+#pragma GCC unroll 6
+        for (int m = 0; m < MR; m++)
+#pragma GCC unroll 6
+            for (int n = 0; n < NR; n++) v16p_store(sums[m][n] + q * V16_PW, acc[m][n]);
     }
 #pragma GCC unroll 6
     for (int m = 0; m < MR; m++)
 #pragma GCC unroll 6
-        for (int n = 0; n < NR; n++) dw[(size_t)m * ldw + n] += v16_hsum(acc[m][n]);
+        for (int n = 0; n < NR; n++) dw[(size_t)m * ldw + n] += v16_hsum(v16_load(sums[m][n]));
 }
 
+#define NT_C(MR, NR) \
+    case MR * 8 + NR: nt_tile(MR, NR, nimg, np, A, am, ai, Bt, bn, bi, dw, ldw); break;
+#if NT_NRMAX == 3
+#define NT_ROW(MR) NT_C(MR, 1) NT_C(MR, 2) NT_C(MR, 3)
+#elif NT_NRMAX == 4
+#define NT_ROW(MR) NT_C(MR, 1) NT_C(MR, 2) NT_C(MR, 3) NT_C(MR, 4)
+#elif NT_NRMAX == 5
+#define NT_ROW(MR) NT_C(MR, 1) NT_C(MR, 2) NT_C(MR, 3) NT_C(MR, 4) NT_C(MR, 5)
+#else
+#define NT_ROW(MR) NT_C(MR, 1) NT_C(MR, 2) NT_C(MR, 3) NT_C(MR, 4) NT_C(MR, 5) NT_C(MR, 6)
+#endif
+#if NT_MRMAX == 2
+#define NT_ROWS NT_ROW(1) NT_ROW(2)
+#elif NT_MRMAX == 3
+#define NT_ROWS NT_ROW(1) NT_ROW(2) NT_ROW(3)
+#elif NT_MRMAX == 4
+#define NT_ROWS NT_ROW(1) NT_ROW(2) NT_ROW(3) NT_ROW(4)
+#else
+#define NT_ROWS NT_ROW(1) NT_ROW(2) NT_ROW(3) NT_ROW(4) NT_ROW(5)
+#endif
+
+// an mr x nr tile (mr <= NT_MRMAX, nr <= NT_NRMAX)
 static void nt(int mr, int nr, int nimg, int np, const float *A, size_t am, size_t ai,
                const float *Bt, size_t bn, size_t bi, float *dw, size_t ldw) {
-#define NT_CASE(MR, NR) \
-    case MR * 8 + NR: nt_tile(MR, NR, nimg, np, A, am, ai, Bt, bn, bi, dw, ldw); break;
-    switch (mr * 8 + nr) {
-#if NT_MRMAX == 5
-#define NT_ROW(MR) NT_CASE(MR, 1) NT_CASE(MR, 2) NT_CASE(MR, 3) NT_CASE(MR, 4) NT_CASE(MR, 5)
-        NT_ROW(1) NT_ROW(2) NT_ROW(3) NT_ROW(4) NT_ROW(5)
-#else
-        NT_CASE(1, 1) NT_CASE(1, 2) NT_CASE(1, 3) NT_CASE(1, 4) NT_CASE(1, 5) NT_CASE(1, 6)
-#endif
-    }
-#undef NT_ROW
-#undef NT_CASE
+    switch (mr * 8 + nr) { NT_ROWS }
 }
 
 /* The NT tile for OC output channels: MR x NR. */
 static void nt_shape(int OC, int *MR, int *NR) {
-#if NT_MRMAX == 5
+#if defined(V16_AVX512)
     *MR = OC % 5 == 0 ? 5 : 4, *NR = *MR == 5 ? 4 : 5;
 #else
     (void)OC;
     *MR = NT_MRMAX, *NR = NT_NRMAX;
 #endif
 }
+
+// tile t's first channel or row when n units are split in T tiles as evenly as they go
+static inline int tile_lo(int n, int T, int t) { return (int)((long)n * t / T); }
 
 /* dw += sum_b dout_b @ col_b^T (and db from a produced gradient), by blocks of nb images. The
  * bits are fixed by the blocks: each dw element is, per block, the v16_hsum of 16 lane chains
@@ -127,7 +151,7 @@ void V16_NAME(v16_weight_grad)(float *dw, float *db, const float *dout, conv_dou
         int c0 = 0, c1 = d->OC;
         if (produce) {
             t0 = n_ot * tid / nth, t1 = n_ot * (tid + 1) / nth;  // channel tiles [t0, t1)
-            c0 = t0 * MR, c1 = t1 * MR < d->OC ? t1 * MR : d->OC;
+            c0 = tile_lo(d->OC, n_ot, t0), c1 = tile_lo(d->OC, n_ot, t1);
             memset(lanes, 0, (size_t)d->OC * 16 * sizeof(float));
         }
         memset(buf, 0, (g->ntbuf + (in_place || direct ? 0 : (size_t)d->OC * bn)) * sizeof(float));  // padding
@@ -157,8 +181,8 @@ void V16_NAME(v16_weight_grad)(float *dw, float *db, const float *dout, conv_dou
                 int built = -1;
                 for (int t = t0; t < t1; t++) {
                     const int rt = produce ? run : t / n_ot, ot = produce ? t : t % n_ot;
-                    const int r0 = rt * NR, nr = g->CKK - r0 < NR ? g->CKK - r0 : NR;
-                    const int m0 = ot * MR, mr = d->OC - m0 < MR ? d->OC - m0 : MR;
+                    const int r0 = tile_lo(g->CKK, n_rt, rt), nr = tile_lo(g->CKK, n_rt, rt + 1) - r0;
+                    const int m0 = tile_lo(d->OC, n_ot, ot), mr = tile_lo(d->OC, n_ot, ot + 1) - m0;
                     if (rt != built) {
                         im2col_rows(buf, bn, inp, b0, nimg, r0, nr, d, g);
                         built = rt;

@@ -12,18 +12,29 @@
 
 /* Register tiles per ISA. They change no bit (every output element is the same chain whatever
  * tile computes it), only how many vector registers the accumulators fill: NN MR rows x NV
- * vectors of 16 positions, NT MR output channels x NR column rows (nt_shape picks them).
+ * vectors of 16 positions; NT MR output channels x NR column rows, accumulators of one part of
+ * a v16 each (simd.h: the parts run as passes of their own; nt_shape picks the shape).
  * AVX2 has 16 ymm (a v16 takes 2), NEON 32 q (4 per v16), AVX-512 32 zmm (1 per v16). */
 #if defined(V16_AVX512)
 #define MRMAX 5      // NN: 5 x 4 vectors = 20 zmm (64 positions), as conv2d_avx512.c
 #define NVMAX 4
 #define NT_MRMAX 5   // NT: 5 x 4 or 4 x 5 = 20 zmm
 #define NT_NRMAX 5
-#else
-#define MRMAX 6      // NN: 6 x 1 vector (12 ymm, 24 q)
+#elif defined(V16_AVX2)
+#define MRMAX 6      // NN: 6 x 1 vector = 12 ymm
 #define NVMAX 1
-#define NT_MRMAX 1   // NT: 1 x 6 (12 ymm, 24 q): one output-gradient row streamed from L2 per
-#define NT_NRMAX 6   // 6 column rows kept in L1
+#define NT_MRMAX 3   // NT: 3 x 4 = 12 ymm (lanes 0-7, then 8-15), 3 holding A, 1 streaming B
+#define NT_NRMAX 4
+#elif defined(V16_NEON)
+#define MRMAX 6      // NN: 6 x 1 vector = 24 q
+#define NVMAX 1
+#define NT_MRMAX 4   // NT: 4 x 6 = 24 q (4 lanes a pass), 4 holding A, 1 streaming B
+#define NT_NRMAX 6
+#else
+#define MRMAX 6
+#define NVMAX 1
+#define NT_MRMAX 2
+#define NT_NRMAX 3
 #endif
 #define NT_POS 1024  // positions per NT image block (the block fixes the bits: see weight_grad)
 enum { INIT_ZERO, INIT_BIAS, INIT_LOAD };
