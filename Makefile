@@ -100,7 +100,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test test-arm deps-arm clean fixtures deps demo bench bench-compare
+.PHONY: all test test-arm deps-arm clean fixtures deps demo bench bench-compare bench-kernels
 
 # Debian packages needed to build and test (apt-get; uses sudo when not root). ARM_DEPS: the
 # aarch64 cross build of make test-arm (its libraries from Debian's arm64 architecture).
@@ -264,6 +264,13 @@ deps-deb: deps
 deb: deps-deb
 	tools/build_deb.sh $(BUILD)/deb
 # ---- end of installing ---------------------------------------------------------------------------
+
+# `make bench-kernels`: each kernel set's convolutions, step and eval by thread CPU time at 1
+# thread (bench/kernels.c: comparable on a loaded machine, unlike wall-clock times).
+$(BUILD)/bench_kernels: $(BUILD)/obj/bench/kernels.o $(BUILD)/libdann.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+bench-kernels: $(BUILD)/bench_kernels
+	$(BUILD)/bench_kernels
 
 clean:
 	rm -rf build build-san build-arm
