@@ -1,15 +1,22 @@
 """compare.py - `make bench-compare`: dann (C) against the PyTorch twin on this machine, in one go.
 
 Runs, alternately and for several rounds so that drifting machine load hits both sides alike:
-  C         build/dann bench --json, once per OPENBLAS_CORETYPE in --coretypes that this CPU
-            supports (the others are skipped, saying so; they only matter to the BLAS kernels)
+  C         build/dann bench --json, once per kernel set in --kernels (DANN_KERNELS; default the
+            CPU's own choice) and OPENBLAS_CORETYPE in --coretypes that this CPU supports (the
+            others are skipped, saying so; they only matter to the BLAS kernels and dann's sgemm
+            figure)
   torch A   tools/dann_torch.py bench as installed
   torch B   A + GLIBC_TUNABLES (large mmap/trim thresholds: malloc stops returning memory)
   torch C   B + the OpenMP build of OpenBLAS for its BLAS calls (LD_LIBRARY_PATH)
 and prints the machine's ISA, the medians over rounds, the ratios torch/C (> 1 means dann is
 faster) and how close dann's step is to the arithmetic bound at the FMA peak measured by
-`dann bench` (the step's FLOPs / that peak).
-Usage: /usr/bin/python3 bench/compare.py [--threads 2 1] [--rounds 3] [--steps 30] [--json OUT]
+`dann bench` (the step's FLOPs / that peak, in the ISA of the kernels it runs).
+--isa avx2 measures an AVX2 machine's case on an AVX-512 one: dann runs DANN_KERNELS=avx2 (its
+FMA peak then AVX2's) and PyTorch runs with ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2
+and OPENBLAS_CORETYPE=Haswell (no AVX-512 in its kernels either); caches, memory and clock
+stay the machine's own.
+Usage: /usr/bin/python3 bench/compare.py [--threads 2 1] [--rounds 3] [--steps 30]
+       [--kernels auto avx2 ...] [--isa avx2] [--json OUT]
 """
 import argparse
 import json
@@ -72,8 +79,13 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--coretypes", nargs="+", default=["Haswell", "SkylakeX"],
+    ap.add_argument("--coretypes", nargs="+", default=["Haswell"],
                     help="OPENBLAS_CORETYPE values for dann; those this CPU lacks are skipped")
+    ap.add_argument("--kernels", nargs="+", default=None,
+                    help="DANN_KERNELS values for dann (auto: its own choice); default auto, or "
+                         "avx2 with --isa avx2")
+    ap.add_argument("--isa", choices=["native", "avx2"], default="native",
+                    help="avx2: both sides limited to AVX2+FMA (on an AVX-512 CPU)")
     ap.add_argument("--setups", nargs="+", default=["A", "B", "C"])
     ap.add_argument("--json", help="also write all raw results here")
     a = ap.parse_args()
@@ -84,26 +96,45 @@ def main():
             print(f"  OPENBLAS_CORETYPE={ct} skipped: this CPU lacks {' '.join(sorted(CORETYPE_NEEDS[ct] - flags))}")
     if not usable:
         usable = [os.environ.get("OPENBLAS_CORETYPE", "")]
-    print(f"bench-compare on {isa_line(flags)}", flush=True)
+    torch_env = {}
+    if a.isa == "avx2":
+        if not {"avx2", "fma"} <= flags:
+            sys.exit("bench-compare: --isa avx2 needs a CPU with AVX2 and FMA")
+        torch_env = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                     "DNNL_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}
+    kernels = a.kernels or (["avx2"] if a.isa == "avx2" else ["auto"])
+    print(f"bench-compare on {isa_line(flags)}"
+          + (": both sides limited to AVX2+FMA (--isa avx2)" if a.isa == "avx2" else ""), flush=True)
+    probe = subprocess.run([sys.executable, "-c", "import torch; print([l.split(':', 1)[1].strip() for l in "
+                            "torch.__config__.show().splitlines() if 'CPU capability' in l][0])"],
+                           env={**os.environ, **torch_env}, capture_output=True, text=True)
+    print(f"  PyTorch's CPU capability: {probe.stdout.strip() or '? (' + probe.stderr.strip()[-200:] + ')'}"
+          + (", oneDNN limited to AVX2, OPENBLAS_CORETYPE=Haswell" if a.isa == "avx2" else ""), flush=True)
     dann = os.path.join(ROOT, "build", "dann")
     twin = [sys.executable, os.path.join(ROOT, "tools", "dann_torch.py"), "bench", "--json"]
-    setups = {"A": {}, "B": {"GLIBC_TUNABLES": TUNABLES},
-              "C": {"GLIBC_TUNABLES": TUNABLES, "LD_LIBRARY_PATH": OMP_BLAS}}
+    setups = {"A": dict(torch_env), "B": {"GLIBC_TUNABLES": TUNABLES, **torch_env},
+              "C": {"GLIBC_TUNABLES": TUNABLES, "LD_LIBRARY_PATH": OMP_BLAS, **torch_env}}
     raw = []
     for th in a.threads:
         for r in range(a.rounds):
-            for ct in usable:
-                res = run_json([dann, "bench", "--json", "--no-epoch", "--threads", str(th),
-                                "--reps", str(a.steps)], {"OPENBLAS_CORETYPE": ct} if ct else {})
-                raw.append({"who": f"dann ({res.get('conv_kernels', '?')}{', ' + ct if len(usable) > 1 else ''})",
-                            "threads": th, "round": r, **res})
-                print(f"  [{th} thr, round {r + 1}] dann {ct or '-':8s} step {res['train_step_s'] * 1e3:7.1f} ms"
-                      f"  eval {res['eval_images_per_s']:7.0f} img/s  rss {res['peak_rss_mb']:6.1f} MiB",
-                      flush=True)
+            for k in kernels:
+                for ct in usable:
+                    env = {"OPENBLAS_CORETYPE": ct} if ct else {}
+                    env["DANN_KERNELS"] = "" if k == "auto" else k
+                    res = run_json([dann, "bench", "--json", "--no-epoch", "--threads", str(th),
+                                    "--reps", str(a.steps)], env)
+                    used = res.get("conv_kernels", "?")
+                    if k != "auto" and used != k:
+                        sys.exit(f"bench-compare: DANN_KERNELS={k} asked, dann ran {used} (not on this CPU?)")
+                    raw.append({"who": f"dann ({used}{', ' + ct if len(usable) > 1 else ''})",
+                                "threads": th, "round": r, **res})
+                    print(f"  [{th} thr, round {r + 1}] dann {used:10s} {ct or '-':8s} step "
+                          f"{res['train_step_s'] * 1e3:7.1f} ms  eval {res['eval_images_per_s']:7.0f} img/s"
+                          f"  rss {res['peak_rss_mb']:6.1f} MiB", flush=True)
             for s in a.setups:
                 res = run_json(twin + ["--threads", str(th), "--steps", str(a.steps)], setups[s])
                 raw.append({"who": f"torch {s}", "threads": th, "round": r, **res})
-                print(f"  [{th} thr, round {r + 1}] torch {s}      step {res['train_step_s'] * 1e3:7.1f} ms"
+                print(f"  [{th} thr, round {r + 1}] torch {s}                 step {res['train_step_s'] * 1e3:7.1f} ms"
                       f"  eval {res['eval_images_per_s']:7.0f} img/s  rss {res['peak_rss_mb']:6.1f} MiB",
                       flush=True)
     print()
@@ -116,9 +147,9 @@ def main():
         med = {w: {k: statistics.median(v[k] for v in xs) for k in keys if all(k in v for v in xs)}
                for w, xs in rows.items()}
         print(f"{th} thread(s), medians over {a.rounds} rounds of {a.steps} steps each:")
-        print(f"  {'':16s} {'step ms':>9s} {'eval img/s':>11s} {'RSS MiB':>8s}")
+        print(f"  {'':24s} {'step ms':>9s} {'eval img/s':>11s} {'RSS MiB':>8s}")
         for w, m in med.items():
-            print(f"  {w:16s} {m['train_step_s'] * 1e3:9.1f} {m['eval_images_per_s']:11.0f} {m['peak_rss_mb']:8.1f}")
+            print(f"  {w:24s} {m['train_step_s'] * 1e3:9.1f} {m['eval_images_per_s']:11.0f} {m['peak_rss_mb']:8.1f}")
         for cw in [w for w in med if w.startswith("dann")]:
             c = med[cw]
             if "bound_s" in c:
