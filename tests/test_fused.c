@@ -79,13 +79,14 @@ TEST(fused_bn_dropout2d_maxpool_relu_equals_separate_kernels) { fused_cases(1); 
  * backward, where the input gradient is never stored whole) must give the weight and bias
  * gradients of storing that gradient and calling conv2d_backward, bit for bit: through both
  * convolution implementations, for 1 and 3 threads, with channel counts that fill the weight
- * gradient's tiles (8) and that do not (7). */
-static void produced_case(int OC, int slots) {
+ * gradient's tiles (8) and that do not (7), at conv1's size (one image per weight-gradient
+ * block) and conv2's (8x8 outputs: several images per block, the gradient produced in place). */
+static void produced_case(int OC, int slots, int IH) {
     dann_rng r;
-    rng_seed(&r, (uint64_t)(OC * 10 + slots));
-    conv_dims d = {5, 3, 28, 28, OC, 5, slots};
-    const int H = 24, W = 24;
-    const size_t n_in = (size_t)d.B * 3 * 28 * 28, n = (size_t)d.B * OC * H * W, no = n / 4;
+    rng_seed(&r, (uint64_t)(OC * 10 + slots + IH));
+    conv_dims d = {5, 3, IH, IH, OC, 5, slots};
+    const int H = IH - 4, W = IH - 4;
+    const size_t n_in = (size_t)d.B * 3 * IH * IH, n = (size_t)d.B * OC * H * W, no = n / 4;
     float *inp = rnd(n_in, &r, -1, 1), *x = rnd(n, &r, -2, 3), *dout = rnd(no, &r, -1, 1);
     float *gamma = rnd((size_t)OC, &r, 0.5f, 1.5f), *beta = rnd((size_t)OC, &r, -1, 1);
     float mean[8], rstd[8], rm[8] = {0}, rv[8] = {1, 1, 1, 1, 1, 1, 1, 1}, coef[16], coef2[16];
@@ -124,8 +125,10 @@ static void produced_case(int OC, int slots) {
 }
 
 TEST(conv_weights_from_produced_bn_gradient_equal_stored) {
-    produced_case(8, 1);
-    produced_case(8, 3);
-    produced_case(7, 1);
-    produced_case(7, 3);
+    for (int IH = 28; IH >= 12; IH -= 16) {
+        produced_case(8, 1, IH);
+        produced_case(8, 3, IH);
+        produced_case(7, 1, IH);
+        produced_case(7, 3, IH);
+    }
 }
