@@ -15,5 +15,6 @@ int cmd_plot(int argc, char **argv);
 int cmd_pad(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_demo_moons(int argc, char **argv);  /* `dann demo moons` */
+int cmd_experiment(int argc, char **argv);
 
 #endif

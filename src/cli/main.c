@@ -19,13 +19,14 @@ static const struct {
     {"bench", cmd_bench, "time training steps, evaluation and memory"},
     {"plot", cmd_plot, "training curves of runs (metrics.jsonl) as a PNG"},
     {"embed", cmd_embed, "t-SNE / PCA picture of checkpoints' features, coloured by domain"},
+    {"experiment", cmd_experiment, "a grid of runs (presets x nets x modes x seeds x pairs) and its tables"},
     {"pad", cmd_pad, "proxy A-distance between two datasets, raw or in a checkpoint's features"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: dann <command> [options]   (dann <command> --help for its options)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
 
 static int run(int argc, char **argv);

@@ -136,6 +136,41 @@ int mpi_same(const void *buf, size_t n, int *same) {
     return rc;
 }
 
+/* ---- point-to-point messages of a few ints (dann experiment's dispatcher) ------------------ */
+
+int mpi_send_ints(int dest, int tag, const int *v, int n) {
+    MPI_Request req;
+    if (MPI_Isend(v, n, MPI_INT, dest, tag, MPI_COMM_WORLD, &req) != MPI_SUCCESS) {
+        snprintf(g_error, sizeof g_error, "rank %d: MPI send to rank %d failed", g_rank, dest);
+        return 1;
+    }
+    return wait_for(&req, "send");
+}
+
+int mpi_poll_ints(int *src, int *tag, int *v, int n, int *got) {
+    int flag = 0;
+    MPI_Status st;
+    *got = 0;
+    if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS) {
+        snprintf(g_error, sizeof g_error, "rank %d: MPI probe failed", g_rank);
+        return 1;
+    }
+    if (!flag) return 0;
+    *src = st.MPI_SOURCE, *tag = st.MPI_TAG;
+    if (mpi_recv_ints(*src, *tag, v, n)) return 1;
+    *got = 1;
+    return 0;
+}
+
+int mpi_recv_ints(int src, int tag, int *v, int n) {
+    MPI_Request req;
+    if (MPI_Irecv(v, n, MPI_INT, src, tag, MPI_COMM_WORLD, &req) != MPI_SUCCESS) {
+        snprintf(g_error, sizeof g_error, "rank %d: MPI receive from rank %d failed", g_rank, src);
+        return 1;
+    }
+    return wait_for(&req, "receive");
+}
+
 #else  /* built without MPI: one process */
 
 int mpi_start(int *argc, char ***argv) {
@@ -165,6 +200,19 @@ int mpi_same(const void *buf, size_t n, int *same) {
     (void)buf, (void)n;
     *same = 1;
     return 0;
+}
+int mpi_send_ints(int dest, int tag, const int *v, int n) {
+    (void)dest, (void)tag, (void)v, (void)n;
+    return 1;
+}
+int mpi_poll_ints(int *src, int *tag, int *v, int n, int *got) {
+    (void)src, (void)tag, (void)v, (void)n;
+    *got = 0;
+    return 0;
+}
+int mpi_recv_ints(int src, int tag, int *v, int n) {
+    (void)src, (void)tag, (void)v, (void)n;
+    return 1;
 }
 
 #endif

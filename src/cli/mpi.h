@@ -22,5 +22,12 @@ int mpi_allgather(void *ctx, const void *send, void *recv, const size_t *bytes);
 int mpi_any(int flag, int *any);
 /* *same = whether every rank holds the same n bytes. */
 int mpi_same(const void *buf, size_t n, int *same);
+/* A message of n ints to rank dest (tag >= 0), waited on with the timeout. */
+int mpi_send_ints(int dest, int tag, const int *v, int n);
+/* A message of n ints from any rank with any tag when one is waiting: *got 1 and its source and
+ * tag; *got 0 when none is (returns at once). */
+int mpi_poll_ints(int *src, int *tag, int *v, int n, int *got);
+/* The next message of n ints from rank src with tag, waited for with the timeout. */
+int mpi_recv_ints(int src, int tag, int *v, int n);
 
 #endif
