@@ -483,9 +483,11 @@ int exp_run_grid(const exp_grid *g, const exp_run *runs, int n, const exp_sched_
     int threads = o->threads;
     if (threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"), *slurm = getenv("SLURM_CPUS_PER_TASK");
         if (!local) local = getenv("MPI_LOCALNRANKS");
-        if (local && atoi(local) > 1) cpus /= atoi(local);
+        if (!local) local = getenv("SLURM_NTASKS_PER_NODE");  // "2" or "2(x4)"
+        if (slurm && atoi(slurm) > 0) cpus = atoi(slurm);
+        else if (local && atoi(local) > 1) cpus /= atoi(local);
         threads = (int)(cpus / o->jobs);
         if (threads < 1) threads = 1;
     }

@@ -18,6 +18,9 @@
 static int g_rank, g_size = 1, g_on;
 static double g_timeout = 600.0;
 static char g_error[256];
+/* DANN_MPI_STATS=1: the all-gathers' count and bytes, printed by mpi_stop (docs/SCALING.md) */
+static long g_gathers;
+static double g_gathered, g_from_others;
 
 static double now(void) {
     struct timespec ts;
@@ -47,6 +50,10 @@ int mpi_start(int *argc, char ***argv) {
 }
 
 void mpi_stop(void) {
+    const char *stats = getenv("DANN_MPI_STATS");
+    if (g_on && stats && *stats && strcmp(stats, "0"))
+        fprintf(stderr, "dann: rank %d of %d: %ld all-gathers, %.0f bytes gathered, %.0f of them from "
+                "other ranks\n", g_rank, g_size, g_gathers, g_gathered, g_from_others);
     if (g_on) MPI_Finalize();
     g_on = 0;
 }
@@ -93,6 +100,9 @@ int mpi_allgather(void *ctx, const void *send, void *recv, const size_t *bytes) 
         displs[r] = (int)off;
         off += (long)bytes[r];
     }
+    g_gathers++;
+    g_gathered += (double)off;
+    g_from_others += (double)(off - counts[g_rank]);
     MPI_Request req;
     if (MPI_Iallgatherv(send, counts[g_rank], MPI_BYTE, recv, counts, displs, MPI_BYTE,
                         MPI_COMM_WORLD, &req) != MPI_SUCCESS) {
