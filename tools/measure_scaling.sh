@@ -1,7 +1,8 @@
 #!/bin/sh
 # tools/measure_scaling.sh - the measurements of docs/SCALING.md: training steps of one process
-# with 2 threads against `mpirun -np 2` with 1 thread each (and one process at 1 thread, and
-# 1 process x 2 threads with the chunking of the 2-process run), on MNIST -> MNIST-M.
+# with 2 threads against `mpirun -np 2` with 1 thread each (and one process at 1 thread, with
+# and without the 2-process run's chunks of 16 examples; and 1 x 2 threads with OpenMP's idle
+# threads sleeping instead of spinning: OMP_WAIT_POLICY=passive), on MNIST -> MNIST-M.
 #   usage: tools/measure_scaling.sh [ARCH [BATCH [DATA]]]   (default py3 128 ../shared/data)
 # Each configuration trains S1 and then S2 steps (one epoch capped by --max-steps, 100 test
 # images evaluated) and prints the training seconds of metrics.jsonl and the CPU seconds of
@@ -27,9 +28,10 @@ echo "# config steps train_seconds cpu_seconds   ($ARCH, batch $BATCH+$BATCH, $(
 for r in $(seq $REPS); do
   for s in $S1 $S2; do
     run 1x2 $s $BIN train --threads 2
+    run 1x2-passive $s env OMP_WAIT_POLICY=passive $BIN train --threads 2
     run 2x1 $s mpirun -np 2 $BIN train --threads 1
     run 1x1 $s $BIN train --threads 1
-    run 1x2-chunk16 $s $BIN train --threads 2 --chunk 16
+    run 1x1-chunk16 $s $BIN train --threads 1 --chunk 16
   done
 done
 echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -452,7 +452,7 @@ static int dispatcher(book *b, const exp_sched_opts *o, int threads) {
             if (!g_signals && !b->usage_error) a[0] = next_run(b, &cursor, &a[1]);
             if (mpi_send_ints(src, TAG_ASSIGN, a, 2)) goto comm;
             if (a[0] < 0) closed++;
-            else t_assign[a[0]] = progress_now(), started(b, a[0], a[1], src, threads);
+            else t_assign[a[0]] = progress_now(), started(b, a[0], a[1], src, o->threads);  // its CPUs are its own
         }
         pass_signals(sl, j);
         int busy = 0;
