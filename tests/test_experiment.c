@@ -244,6 +244,23 @@ TEST(experiment_table_from_planted_runs) {
     plant(root, "source-only-s3", S, T, "source-only", 3, arch, 1, NULL);
     /* another pair, one run: no paper number */
     plant(root, "other/dann-s1", "folder:/a", "folder:/b", "dann", 1, arch, 3, summary(0.6, 0.9, 0.6, 0.6, 0.6, 0.6));
+    /* the DANN cell's settings with another gamma (a key older run.json files lack): its own cell */
+    plant(root, "gamma5/dann-s4", S, T, "dann", 4, arch, 3, summary(0.1, 0.9, 0.1, 0.1, 0.1, 0.1));
+    {
+        char p[1024];
+        snprintf(p, sizeof p, "%s/gamma5/dann-s4/run.json", root);
+        unsigned char *rj;
+        char text[8192];
+        file_bytes(p, &rj);
+        char *end = rj ? strrchr((char *)rj, '}') : NULL;
+        CHECK(end, "planted run.json");
+        if (end) {
+            *end = 0;
+            snprintf(text, sizeof text, "%s, \"gamma\": 5}\n", (char *)rj);
+            write_bytes(p, text, strlen(text));
+        }
+        free(rj);
+    }
     const char *a[] = {"experiment", "--table-only", "--out", root, NULL};
     run_result *r = run_dann(a);
     CHECK(r->rc == 0, "exit %d: %s", r->rc, r->err);
@@ -295,13 +312,18 @@ TEST(experiment_table_from_planted_runs) {
           fabs(csv_num(c, "mode", "source-only", "last_std") - 0.0282843) < 2e-6, "source-only last %s +- %s",
           csv_get(c, "mode", "source-only", "last_mean"), csv_get(c, "mode", "source-only", "last_std"));
     CHECK(!strcmp(csv_get(c, "mode", "dann", "net") ?: "", "paper-mnist"), "net %s", csv_get(c, "mode", "dann", "net"));
+    int rows = 0;
+    for (const char *p = c; *p; p++) rows += *p == '\n';
+    CHECK(rows == 1 + 4, "results.csv has %d lines, expected a header and 4 cells (dann, source-only, the "
+          "folder pair, dann with gamma 5)", rows);
+    CHECK(strstr(r->out, "gamma 5"), "the Markdown does not show the gamma that sets a cell apart");
     free(csv);
     unsigned char *runs;
     CHECK(file_bytes(pathf(root, "runs.csv"), &runs) > 0, "no runs.csv");
     if (runs) {
         int lines = 0;
         for (const char *p = (const char *)runs; *p; p++) lines += *p == '\n';
-        CHECK(lines == 1 + 7, "runs.csv has %d lines, expected a header and 7 runs", lines);
+        CHECK(lines == 1 + 8, "runs.csv has %d lines, expected a header and 8 runs", lines);
         free(runs);
     }
     CHECK(exp_paper_number("mnist:x", "mnistm:y", "target-only") == 0.9596 &&

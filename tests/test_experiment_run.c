@@ -1,9 +1,9 @@
 /* test_experiment_run.c - `dann experiment` running tiny grids on the embedded demo data
  * (test_experiment.c tests the grid and the tables):
  *   - resume: a second invocation starts no run and leaves every finished folder as it was
- *     (summary.json's and train.log's times and sizes); runs interrupted after a few steps are
- *     resumed by the same command to the bits of uninterrupted runs; a folder holding another
- *     run is refused and left alone;
+ *     (summary.json's, train.log's and console.log's times and sizes); runs interrupted after a
+ *     few steps are resumed by the same command to the bits of uninterrupted runs; a folder
+ *     holding another run is refused and left alone;
  *   - MPI (when mpirun and an MPI build are present): 3 ranks share 6 runs, each run once, every
  *     rank runs some, and the table equals the one-process table. */
 #include <stdlib.h>
@@ -80,11 +80,13 @@ TEST(experiment_resume_skips_finished_runs) {
     CHECK(r->rc == 0, "first run: exit %d: %s\n%s", r->rc, r->err, r->out);
     CHECK(strstr(r->out, "4 started (0 of them resumed), 4 done, 0 finished before"), "first run:\n%s", r->out);
     const char *names[] = {"dann-s1", "source-only-s1", "dann-s2", "source-only-s2"};
-    stamp sum[4], log[4];
+    stamp sum[4], log[4], con[4];
     for (int k = 0; k < 4; k++) {
         char *d = strdup(pathf(out, names[k]));
         CHECK(exists(pathf(d, "summary.json")), "%s: no summary.json", names[k]);
         sum[k] = stamp_of(pathf(d, "summary.json")), log[k] = stamp_of(pathf(d, "train.log"));
+        con[k] = stamp_of(pathf(d, "console.log"));
+        CHECK(log[k].size > 0 && con[k].size > 0, "%s: no train.log or console.log", names[k]);
         free(d);
     }
     r = grid(0, out, "dann,source-only", "1-2", "1");
@@ -93,7 +95,8 @@ TEST(experiment_resume_skips_finished_runs) {
     CHECK(count(r->out, "finished before, not run again") == 4, "second run:\n%s", r->out);
     for (int k = 0; k < 4; k++) {
         char *d = strdup(pathf(out, names[k]));
-        CHECK(same_stamp(sum[k], stamp_of(pathf(d, "summary.json"))) && same_stamp(log[k], stamp_of(pathf(d, "train.log"))),
+        CHECK(same_stamp(sum[k], stamp_of(pathf(d, "summary.json"))) && same_stamp(log[k], stamp_of(pathf(d, "train.log"))) &&
+              same_stamp(con[k], stamp_of(pathf(d, "console.log"))),
               "%s was touched by the second invocation", names[k]);
         free(d);
     }

@@ -42,7 +42,8 @@ static void usage(FILE *f) {
 "  -- OPTIONS            given to every dann train (e.g. -- --epochs 30 --select all)\n"
 "\n"
 "Runs go in order seeds, pairs, presets, archs, modes (each seed's cells complete before the\n"
-"next seed starts). A run's output goes to its train.log; one line per run here.\n");
+"next seed starts). A run's output goes to its console.log (and train's own train.log);\n"
+"one line per run here.\n");
 }
 
 static char *g_list_text[6];

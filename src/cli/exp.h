@@ -98,6 +98,11 @@ typedef struct {
     uint64_t seed;
     double epochs, batch, max_steps, source_val, lr, lambda, eval_max;
     int has_lambda;
+    /* settings that older run.json files lack: absent, they take the values dann train gave them
+     * before they were options (the recipe's lambda_max and gamma, its normalisation, 0 for
+     * iters-per-epoch, patience and chunk, the default selection-set size) */
+    double lambda_max, gamma, iters_per_epoch, patience, chunk, select_n;
+    char source_norm[128], target_norm[128];
     int finished;            /* summary.json present */
     int epochs_done;         /* metrics lines (distinct epochs) */
     double v[EXP_NCOL];      /* NAN where absent; accuracies as fractions, wall in seconds */

@@ -164,8 +164,8 @@ int exp_check_extra(const exp_grid *g, char *msg, size_t cap) {
         {"--source", "use dann experiment --pairs or --source"},
         {"--target", "use dann experiment --pairs or --target"},
         {"--threads", "use dann experiment --threads"},
-        {"--progress", "each run's progress goes to its train.log"},
-        {"--quiet", "each run's output goes to its train.log"},
+        {"--progress", "each run's progress goes to its console.log"},
+        {"--quiet", "each run's output goes to its train.log and console.log"},
         {"--help", "dann train --help lists the options"},
     };
     for (int i = 0; i < g->n_extra; i++) {

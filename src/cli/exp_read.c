@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include "cli/exp.h"
 #include "cli/json.h"
+#include "cli/recipe.h"
 
 static int fail(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *msg, size_t cap, const char *fmt, ...) {
@@ -156,6 +157,23 @@ int exp_read_run(const char *dir, exp_result *r, char *msg, size_t cap) {
     r->lr = num_or_nan(run, "lr");
     r->eval_max = num_or_nan(run, "eval_max");
     r->has_lambda = json_get_num(run, "lambda", &r->lambda);
+    /* keys older files lack: the values they had before they were options */
+    dann_train_config cfg;
+    dann_error err;
+    const int known = dann_train_config_preset(&cfg, r->preset, &err) == DANN_OK;
+    const recipe *rcp = recipe_find(r->preset);
+    const char *norm = rcp && rcp->norm == RECIPE_NORM_MEAN ? "mean" : "ref";
+    const struct { const char *key; double *v, dflt; } opt[] = {
+        {"lambda_max", &r->lambda_max, known ? cfg.lambda_max : NAN}, {"gamma", &r->gamma, known ? cfg.gamma : NAN},
+        {"iters_per_epoch", &r->iters_per_epoch, 0}, {"patience", &r->patience, 0}, {"chunk", &r->chunk, 0},
+        {"select_n", &r->select_n, SELECT_N_DEFAULT}};
+    for (size_t k = 0; k < sizeof opt / sizeof *opt; k++)
+        if (!json_get_num(run, opt[k].key, opt[k].v)) *opt[k].v = opt[k].dflt;
+    if (r->select_n == 0) r->select_n = SELECT_N_DEFAULT;  // run.json's 0: the default
+    if (!json_get_str(run, "source_norm", r->source_norm, sizeof r->source_norm))
+        snprintf(r->source_norm, sizeof r->source_norm, "%s", norm);
+    if (!json_get_str(run, "target_norm", r->target_norm, sizeof r->target_norm))
+        snprintf(r->target_norm, sizeof r->target_norm, "%s", norm);
     free(run);
     net_name(r->arch, r->net, sizeof r->net);
 

@@ -1,7 +1,8 @@
 /* exp_sched.c - running a grid's runs for `dann experiment` (exp.h, docs/EXPERIMENTS.md).
  *
- * Each run is `dann train` in a child process (this binary, /proc/self/exe), its output
- * appended to RUN/train.log. Before starting a run its folder decides:
+ * Each run is `dann train` in a child process (this binary, /proc/self/exe), its output (progress
+ * lines included; train writes its own train.log without them) appended to RUN/console.log.
+ * Before starting a run its folder decides:
  *   summary.json present  finished: not run again;
  *   last.ckpt present     interrupted: `dann train --resume RUN/last.ckpt`;
  *   otherwise             a fresh run (a folder holding only run.json may be reused).
@@ -162,7 +163,7 @@ static int start(const exp_grid *g, const exp_run *runs, int r, int resume, int 
             }
         }
     }
-    snprintf(p, sizeof p, "%s/train.log", x->dir);
+    snprintf(p, sizeof p, "%s/console.log", x->dir);
     int log = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log < 0) {
         close(lock);
@@ -205,10 +206,10 @@ static int start(const exp_grid *g, const exp_run *runs, int r, int resume, int 
     return 0;
 }
 
-/* The last non-empty line of RUN/train.log (for a failure's message). */
+/* The last non-empty line of RUN/console.log (for a failure's message). */
 static void last_log_line(const char *dir, char *out, size_t cap) {
     char p[EXP_PATH + 32], line[1024];
-    snprintf(p, sizeof p, "%s/train.log", dir);
+    snprintf(p, sizeof p, "%s/console.log", dir);
     out[0] = 0;
     FILE *f = fopen(p, "rb");
     if (!f) return;
@@ -275,7 +276,7 @@ static void finish(book *b, int r, int rc, int rank, double secs) {
         if (rc == 2) b->usage_error = 1;
         last_log_line(x->dir, last, sizeof last);
         if (rc == RC_NOSTART) printf("FAILED: rank %d could not start it (its stderr says why)\n", rank);
-        else printf("FAILED (exit %d, rank %d): %s (%s/train.log)\n", rc, rank, last[0] ? last : "?", x->dir);
+        else printf("FAILED (exit %d, rank %d): %s (%s/console.log)\n", rc, rank, last[0] ? last : "?", x->dir);
     }
     fflush(stdout);
 }
@@ -531,7 +532,7 @@ int exp_run_grid(const exp_grid *g, const exp_run *runs, int n, const exp_sched_
                b.interrupted);
         if (b.usage_error)
             printf("experiment: a run failed on its options (exit 2), so the others were not started: "
-                   "see its train.log\n");
+                   "see its console.log\n");
         if (b.interrupted || g_signals)
             printf("experiment: run the same command again to resume the interrupted runs\n");
         if (!rc) rc = g_signals ? 130 : b.failed || b.interrupted || b.done + b.skipped < n ? 1 : 0;

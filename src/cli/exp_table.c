@@ -85,7 +85,11 @@ static int same_cell(const exp_result *a, const exp_result *b) {
            same_num(a->epochs, b->epochs) && same_num(a->batch, b->batch) &&
            same_num(a->max_steps, b->max_steps) && same_num(a->source_val, b->source_val) &&
            same_num(a->lr, b->lr) && a->has_lambda == b->has_lambda &&
-           (!a->has_lambda || a->lambda == b->lambda) && same_num(a->eval_max, b->eval_max);
+           (!a->has_lambda || a->lambda == b->lambda) && same_num(a->eval_max, b->eval_max) &&
+           same_num(a->lambda_max, b->lambda_max) && same_num(a->gamma, b->gamma) &&
+           same_num(a->iters_per_epoch, b->iters_per_epoch) && same_num(a->patience, b->patience) &&
+           same_num(a->chunk, b->chunk) && same_num(a->select_n, b->select_n) &&
+           !strcmp(a->source_norm, b->source_norm) && !strcmp(a->target_norm, b->target_norm);
 }
 
 static int mode_rank(const char *m) {
@@ -246,9 +250,19 @@ static void md_acc(sbuf *s, double m, double sd, double scale, const char *fmt) 
 static void settings_text(char *out, size_t cap, const exp_result *r) {
     char lam[48] = "";
     if (r->has_lambda) snprintf(lam, sizeof lam, ", lambda %g", r->lambda);
-    snprintf(out, cap, "batch %g, max-steps %g, source-val %g, lr %g%s, select %s, average %s, eval-max %g",
-             r->batch, r->max_steps, r->source_val, r->lr, lam, r->select[0] ? r->select : "none",
-             r->average[0] ? r->average : "none", r->eval_max);
+    size_t n = (size_t)snprintf(out, cap, "batch %g, max-steps %g, source-val %g, lr %g%s, select %s, "
+                                "average %s, eval-max %g", r->batch, r->max_steps, r->source_val, r->lr,
+                                lam, r->select[0] ? r->select : "none", r->average[0] ? r->average : "none",
+                                r->eval_max);
+    const struct { const char *name; double v; } opt[] = {
+        {"lambda-max", r->has_lambda ? NAN : r->lambda_max}, {"gamma", r->gamma},
+        {"iters-per-epoch", r->iters_per_epoch}, {"patience", r->patience}, {"chunk", r->chunk},
+        {"select-n", r->select_n}};
+    for (size_t k = 0; k < sizeof opt / sizeof *opt && n < cap; k++)
+        if (!isnan(opt[k].v)) n += (size_t)snprintf(out + n, cap - n, ", %s %g", opt[k].name, opt[k].v);
+    if (n < cap && (r->source_norm[0] || r->target_norm[0]))
+        snprintf(out + n, cap - n, ", norm %s / %s", r->source_norm[0] ? r->source_norm : "?",
+                 r->target_norm[0] ? r->target_norm : "?");
 }
 
 static void write_md(sbuf *s, const cell *cells, int nc, const pair_label *pl, const exp_result *rs,
