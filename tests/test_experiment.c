@@ -139,6 +139,18 @@ TEST(experiment_dry_run_lists_every_run) {
     const char *b[] = {"experiment", "--out", dir, "--source", SRC, "--target", TGT, "--", "--seed", "4", NULL};
     r = run_dann(b);
     CHECK_FAILS(r, 2, "--seed", "--seeds", "--seed after --");
+    char *file = strdup(pathf(dir, "a-file"));
+    write_bytes(file, "x", 1);
+    const char *c[] = {"experiment", "--out", file, "--source", SRC, "--target", TGT, NULL};
+    r = run_dann(c);
+    CHECK_FAILS(r, 1, file, "not a folder", "--out naming a file");
+    const char *d[] = {"experiment", "--out", dir, "--seeds", "3-1", "--source", SRC, "--target", TGT, NULL};
+    r = run_dann(d);
+    CHECK_FAILS(r, 2, "--seeds", "3-1", "an empty seed range");
+    const char *e[] = {"experiment", "--table-only", "--out", file, NULL};
+    r = run_dann(e);
+    CHECK_FAILS(r, 1, file, "not a folder", "--table-only on a file");
+    free(file);
 }
 
 /* ---- the tables from planted folders ------------------------------------------------------- */

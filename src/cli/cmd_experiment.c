@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -91,6 +92,9 @@ int cmd_experiment(int argc, char **argv) {
     }
     if (ap.failed) return 2;
     if (!g.out) return args_usage(CMD, "--out DIR is required (dann experiment --help)");
+    struct stat sb;
+    if (stat(g.out, &sb) == 0 && !S_ISDIR(sb.st_mode))
+        return fprintf(stderr, "dann %s: %s: not a folder\n", CMD, g.out), 1;
 
     if (table_only) {
         if (mpi_rank() > 0) return 0;
