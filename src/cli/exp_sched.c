@@ -26,6 +26,7 @@
  * PMI_*, PMIX_*) are removed from a child's environment: each run is one process. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -85,6 +86,17 @@ static int file_exists(const char *dir, const char *name) {
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+/* Whether two data specs name the same data: equal, or the same kind and paths that resolve to
+ * the same file or folder (dann train writes an existing relative path into run.json as an
+ * absolute one). */
+static int same_spec(const char *a, const char *b) {
+    if (!strcmp(a, b)) return 1;
+    const char *ca = strchr(a, ':'), *cb = strchr(b, ':');
+    if (!ca || !cb || ca - a != cb - b || strncmp(a, b, (size_t)(ca - a))) return 0;
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return realpath(ca + 1, ra) && realpath(cb + 1, rb) && !strcmp(ra, rb);
+}
+
 /* What to do with run r: 0 start fresh, 1 resume, 2 finished before, -1 refuse (msg). */
 static int decide(const exp_grid *g, const exp_run *r, char *msg, size_t cap) {
     char want[4 * EXP_PATH + 8192], have[4 * EXP_PATH + 8192], p[EXP_PATH + 32];
@@ -108,8 +120,8 @@ static int decide(const exp_grid *g, const exp_run *r, char *msg, size_t cap) {
         int bad = exp_read_run(r->dir, x, m, sizeof m);
         if (bad) snprintf(msg, cap, "%s", m);
         else if (strcmp(x->preset, g->presets[r->preset]) || strcmp(x->mode, EXP_MODES[r->mode]) ||
-                 strcmp(x->source, g->pairs[r->pair].source) ||
-                 strcmp(x->target, g->pairs[r->pair].target) || x->seed != r->seed)
+                 !same_spec(x->source, g->pairs[r->pair].source) ||
+                 !same_spec(x->target, g->pairs[r->pair].target) || x->seed != r->seed)
             bad = 1, snprintf(msg, cap, "%s holds another run (run.json: preset %s, mode %s, seed %llu, "
                               "%s > %s)", r->dir, x->preset, x->mode, (unsigned long long)x->seed,
                               x->source, x->target);
