@@ -91,6 +91,37 @@ TEST(select_dev_weights_recover_a_known_density_ratio) {
     free(fs), free(ft), free(fv), free(w);
 }
 
+TEST(select_dev_finite_when_the_domains_separate) {
+    // 64-dimensional features that a linear classifier separates with a wide margin (source near
+    // -1, target near +1 in every dimension), and validation features far out on both sides: the
+    // classifier's probabilities reach 0 and 1 in double, and p_t/p_s with them. The weights and
+    // the risk must stay finite (a paper-mnist run chose an epoch by a NaN DEV score: weights of
+    // 1e300 overflowed the risk's products).
+    const int n = 300, nv = 41, d = 64;
+    float *fs = malloc(sizeof(float) * n * d), *ft = malloc(sizeof(float) * n * d);
+    float *fv = malloc(sizeof(float) * nv * d);
+    double *w = malloc(sizeof(double) * nv), *l = malloc(sizeof(double) * nv);
+    dann_rng r;
+    rng_seed(&r, 5);
+    for (int i = 0; i < n * d; i++) {
+        fs[i] = (float)(-1.0 + 0.2 * rng_uniform(&r));
+        ft[i] = (float)(1.0 - 0.2 * rng_uniform(&r));
+    }
+    for (int i = 0; i < nv; i++) {
+        for (int k = 0; k < d; k++) fv[i * d + k] = (float)(-100.0 + 200.0 * i / (nv - 1));
+        l[i] = 0.1 + 3.0 * (i % 3);
+    }
+    dann_error err = {0};
+    CHECK(select_dev_weights(fs, n, ft, n, fv, nv, d, 3, w, NULL, &err) == DANN_OK, "%s", err.msg);
+    int finite = 1;
+    for (int i = 0; i < nv; i++) finite = finite && isfinite(w[i]) && w[i] >= 0;
+    CHECK(finite, "a weight is not finite or negative");
+    CHECK(w[0] < w[nv - 1], "the weights do not grow towards the target (%g, %g)", w[0], w[nv - 1]);
+    const double risk = select_dev_risk(w, l, nv);
+    CHECK(isfinite(risk), "DEV risk %g", risk);
+    free(fs), free(ft), free(fv), free(w), free(l);
+}
+
 /* ---- reverse validation -------------------------------------------------------------------- */
 
 #define RV_NET "in 3x8x8; features: fc(32) relu; class: fc(4); domain: fc(2)"

@@ -199,7 +199,8 @@ static dann_status ext_epoch_end(void *ctx, dann_model *m, const trainloop_epoch
         snprintf(field, sizeof field, "sel_%s", RULES[k].name);
         json_num(j, field, v);
         choice *c = &s->best[k];
-        const int better = !c->epoch || (RULES[k].higher ? v > c->score : v < c->score);
+        /* a score that is not a number never wins (nor is stored: resume refuses one) */
+        const int better = isfinite(v) && (!c->epoch || (RULES[k].higher ? v > c->score : v < c->score));
         if (better) {
             c->epoch = e->epoch, c->score = v, c->src = e->src_acc, c->tgt = e->tgt_acc;
             if (s->dir) {
@@ -212,7 +213,7 @@ static dann_status ext_epoch_end(void *ctx, dann_model *m, const trainloop_epoch
         char key[32], val[160];
         snprintf(key, sizeof key, "select.%s", RULES[k].name);
         snprintf(val, sizeof val, "%.17g,%d,%.17g,%.17g", c->score, c->epoch, c->src, c->tgt);
-        if ((st = ckpt_kv_set(kv, key, val, err))) break;
+        if (c->epoch && (st = ckpt_kv_set(kv, key, val, err))) break;
         if (nn < note_cap)
             nn += (size_t)snprintf(note + nn, note_cap - nn, "%s%s %.4g%s", nn ? " " : "  sel ",
                                    RULES[k].name, v, better ? "*" : "");

@@ -64,6 +64,8 @@ double select_snd(const float *logp, int n, int C, double tau) {
     return total / n;
 }
 
+#define DEV_MAX_LOG_RATIO 30.0
+
 double select_dev_risk(const double *w, const double *loss, int n) {
     if (n < 2) return n ? w[0] * loss[0] : 0.0;
     double mw = 0, ml = 0;
@@ -183,8 +185,13 @@ dann_status select_dev_weights(const float *fs, int ns, const float *ft, int nt,
     for (int i = 0; i < nv; i++) {
         double pr[2];
         predict_probability(best, vrows[i], pr);
+        /* In the log domain, clamped: where the classifier separates the domains its
+         * probabilities reach 0 and 1 in double, and a raw ratio of 1e300 overflowed the
+         * risk's products into a NaN score. e^30 (1e13) keeps every product finite. */
         const double pt = pr[it], ps = pr[1 - it];
-        w[i] = pt / (ps > 1e-300 ? ps : 1e-300) * (double)ns / (double)nt;
+        double lr = log(pt > 1e-300 ? pt : 1e-300) - log(ps > 1e-300 ? ps : 1e-300);
+        lr = lr > DEV_MAX_LOG_RATIO ? DEV_MAX_LOG_RATIO : lr < -DEV_MAX_LOG_RATIO ? -DEV_MAX_LOG_RATIO : lr;
+        w[i] = exp(lr) * (double)ns / (double)nt;
     }
     if (C_out) *C_out = best_C;
     free_and_destroy_model(&best);
