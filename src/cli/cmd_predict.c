@@ -76,8 +76,9 @@ static int parse_triple(const char *s, double lo, float v[3]) {
 
 static dann_status read_all(const char *path, uint8_t **buf, size_t *len, dann_error *err) {
     *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    dann_status st = file_fopen_regular(path, &f, NULL, err);
+    if (st) return st;
     size_t cap = 1 << 16, n = 0, r;
     uint8_t *b = malloc(cap);
     while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
@@ -188,7 +189,7 @@ int cmd_predict(int argc, char **argv) {
         free(files);
         return 2;
     }
-    dann_threads_set(threads);
+    threads = args_threads("predict", threads);
 
     dann_error err = {0};
     dann_model *m = NULL;

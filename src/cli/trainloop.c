@@ -170,11 +170,11 @@ static dann_status write_atomic(const char *path, const char *text, size_t len, 
  * at best_epoch goes to r->best_tgt_acc. */
 static dann_status metrics_resume(const char *path, int done, int best_epoch, trainloop_result *r,
                                   dann_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT) return DANN_OK;
-        return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
+    FILE *f;
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT) return DANN_OK;
+    dann_status os = file_fopen_regular(path, &f, NULL, err);
+    if (os) return os;
     char *keep = NULL;
     size_t keep_n = 0, keep_cap = 0;
     char line[8192];

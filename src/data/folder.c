@@ -6,11 +6,12 @@
  *                = the names (matched by name across sets: dataset_match_classes)
  *   images:DIR   DIR/NAME.png|jpg|jpeg, labels -1, n_classes 0
  * Files are taken in sorted name order (the extensions in any letter case; names starting with
- * '.' are ignored, other regular files are counted in n_ignored), decoded by their signature
- * (PNG or JPEG, whatever the extension says), resized to h x w with PIL's bilinear filter, and
- * kept as 1-channel grey only when every image is grey; otherwise all are RGB (grey repeated,
- * as PIL's convert("RGB") does). Images may differ in size: each is resized on its own, and
- * the range of the files' sizes is recorded (in_h_min ...). */
+ * '.' are ignored, other regular files are counted in n_ignored; an entry with an image name
+ * that is not a regular file - a folder, a FIFO, a dangling link - is an error, not skipped),
+ * decoded by their signature (PNG or JPEG, whatever the extension says), resized to h x w with
+ * PIL's bilinear filter, and kept as 1-channel grey only when every image is grey; otherwise
+ * all are RGB (grey repeated, as PIL's convert("RGB") does). Images may differ in size: each is
+ * resized on its own, and the range of the files' sizes is recorded (in_h_min ...). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -45,8 +46,9 @@ static int is_image_name(const char *s) {
     return 0;
 }
 
-/* The entries of dir that are sub-folders (want_dirs) or regular image files, sorted; the other
- * regular files are counted in *ignored (may be NULL). */
+/* The entries of dir that are sub-folders (want_dirs) or carry an image name, sorted; the
+ * other regular files are counted in *ignored (may be NULL). Every image-named entry is an
+ * input: one that is not a regular file is refused when it is read, not skipped. */
 static dann_status list_dir(name_list *L, const char *dir, int want_dirs, int *ignored,
                             dann_error *err) {
     char path[4096];
@@ -58,11 +60,11 @@ static dann_status list_dir(name_list *L, const char *dir, int want_dirs, int *i
     while ((d = readdir(D))) {
         if (d->d_name[0] == '.') continue;
         snprintf(path, sizeof path, "%s/%s", dir, d->d_name);
-        if (stat(path, &sb) != 0) continue;
-        if (!want_dirs && ignored && S_ISREG(sb.st_mode) && !is_image_name(d->d_name))
-            ++*ignored;
-        if (want_dirs ? !S_ISDIR(sb.st_mode) : !(S_ISREG(sb.st_mode) && is_image_name(d->d_name)))
+        const int found = stat(path, &sb) == 0;
+        if (want_dirs ? !found || !S_ISDIR(sb.st_mode) : !is_image_name(d->d_name)) {
+            if (!want_dirs && ignored && found && S_ISREG(sb.st_mode)) ++*ignored;
             continue;
+        }
         if (L->n == L->cap) {
             int cap = L->cap ? 2 * L->cap : 64;
             char **v = realloc(L->v, (size_t)cap * sizeof *v);

@@ -1,6 +1,5 @@
 /* loadutil.c - what the loaders share: whole-file reads, reusable scratch memory, and one PNG
  * (or JPEG) decoded and resized (PIL bilinear) into a dataset slot. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +7,9 @@
 
 dann_status read_file(const char *path, uint8_t **buf, size_t *len, dann_error *err) {
     *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    dann_status st = file_fopen_regular(path, &f, NULL, err);
+    if (st) return st;
     size_t cap = 1 << 12, n = 0, r;
     uint8_t *b = malloc(cap);
     while (b && (r = fread(b + n, 1, cap - 1 - n, f)) > 0) {

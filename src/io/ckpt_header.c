@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 #include "io/ckpt_impl.h"
 #include "model/model.h"
@@ -348,14 +347,9 @@ static dann_status decode_header(ckpt_info *h, const unsigned char *hd, const ch
 dann_status ckpt_open_header(const char *path, FILE **f_out, uint64_t *size, unsigned char *hd,
                                ckpt_info *h, dann_error *err) {
     *f_out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return dann_fail(err, DANN_ERR_IO, "%s: not a regular file", path);
-    }
-    *size = (uint64_t)st.st_size;
+    FILE *f;
+    dann_status os = file_fopen_regular(path, &f, size, err);
+    if (os) return os;
     size_t got = fread(hd, 1, CKPT_HEADER_SIZE, f);
     dann_status s;
     if (got < CKPT_HEADER_SIZE && ferror(f))

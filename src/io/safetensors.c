@@ -8,6 +8,8 @@
  * integers without sign, fraction or leading zeros. Anything else is refused with the byte
  * offset of the problem. After parsing, the tensors must tile the data section exactly. */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,14 +330,16 @@ dann_status st_parse(st_file *f, const unsigned char *buf, size_t size, const ch
 
 dann_status st_read(st_file *f, const char *path, dann_error *err) {
     memset(f, 0, sizeof *f);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    long size = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
-    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+    FILE *fp;
+    uint64_t fsize;
+    dann_status st = file_fopen_regular(path, &fp, &fsize, err);
+    if (st) return st;
+    if (fsize > (uint64_t)LONG_MAX || fsize > SIZE_MAX) {
         fclose(fp);
-        return dann_fail(err, DANN_ERR_IO, "%s: cannot determine the file size", path);
+        return dann_fail(err, DANN_ERR_NOMEM, "%s: too large (%llu bytes)", path,
+                         (unsigned long long)fsize);
     }
+    long size = (long)fsize;
     unsigned char *buf = malloc(size ? (size_t)size : 1);
     if (!buf) {
         fclose(fp);

@@ -138,10 +138,13 @@ dann_status metrics_read(metrics_run *r, const char *where, dann_error *err) {
     if (snprintf(r->path, sizeof r->path, is_dir ? "%.*s/metrics.jsonl" : "%.*s", (int)wl,
                  where) >= (int)sizeof r->path)
         return dann_fail(err, DANN_ERR_ARG, "%s: path too long", where);
-    FILE *f = fopen(r->path, "rb");
-    if (!f)
-        return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s%s", r->path, strerror(errno),
-                         is_dir ? " (not a run folder of dann train?)" : "");
+    FILE *f;
+    dann_status os = file_fopen_regular(r->path, &f, NULL, err);
+    if (os) {
+        if (is_dir && err) snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg),
+                             " (not a run folder of dann train?)");
+        return os;
+    }
     char *line = NULL;
     size_t lcap = 0;
     ssize_t len;
