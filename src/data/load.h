@@ -10,6 +10,10 @@
 /* Each fills ds->n, c, h, w, pix, y, n_classes (mean/std/name are set by dataset_load). */
 dann_status mnist_load(dataset *ds, const char *dir, int split, int h, int w, dann_error *err);
 dann_status mnistm_load(dataset *ds, const char *path, int split, int h, int w, dann_error *err);
+/* MNIST-M's split `sub` ("mnist_m_train" / "mnist_m_test") from the archive at path
+ * (mnistm_archive.c). */
+dann_status mnistm_load_archive(dataset *ds, const char *path, const char *sub, int h, int w,
+                                dann_error *err);
 /* labelled: DIR/<class>/NAME.{png,jpg,jpeg}; otherwise DIR/NAME.* with labels -1. Fills the
  * class names and the load report (in_h_min.., n_grey, n_ignored) too. */
 dann_status folder_load(dataset *ds, const char *dir, int labelled, int h, int w,
@@ -33,5 +37,23 @@ dann_status image_to_slot(uint8_t *dst, int c_out, int h, int w, const uint8_t *
 dann_status png_to_slot(uint8_t *dst, int c_out, int h, int w, const uint8_t *buf, size_t len,
                         const char *name, int *c, int *in_h, int *in_w, data_scratch *scratch,
                         dann_error *err);
+
+/* MNIST-M's label files (mnistm_labels.c). */
+#define MNISTM_CLASSES 10
+typedef struct { const char *name; int32_t line; } name_ref;
+typedef struct {
+    char *text;          /* the file's bytes; names are NUL-terminated in place */
+    char **names;        /* n names, file order */
+    int32_t *y;          /* n labels */
+    name_ref *sorted;    /* the names sorted, for lookup */
+    int n;
+} label_list;
+/* Parses the label file's len bytes in text (which it takes over, also on failure: free with
+ * labels_free); `where` names the file in messages. */
+dann_status labels_parse(label_list *L, char *text, size_t len, const char *where,
+                         dann_error *err);
+/* The label line of `name`, or -1 when it is not listed. */
+int labels_find(const label_list *L, const char *name);
+void labels_free(label_list *L);
 
 #endif

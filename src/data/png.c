@@ -5,7 +5,12 @@
  * transparency are dropped (not composited), palettes are expanded, 1/2/4-bit grey is scaled
  * to 0..255, 16-bit samples keep their high byte (png_set_strip_16, as PIL reads RGB;16B).
  * libpng reports errors by longjmp; the handler copies libpng's message so the caller gets
- * "NAME: corrupt PNG: <libpng's reason>", and everything allocated is freed on that path. */
+ * "NAME: corrupt PNG: <libpng's reason>", and everything allocated is freed on that path.
+ *
+ * Limits, checked on the header before any pixel is decoded: each side at most PNG_MAX_SIDE
+ * (16384), and width * height at most DANN_MAX_IMAGE_PIXELS (default PNG_DEFAULT_MAX_PIXELS,
+ * 2^25 = 33.5 million pixels, e.g. 8192x4096, about 200 MB while decoding an RGB image; a
+ * 783 KB PNG of 16384x16384 would take 1.5 GiB). */
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -15,11 +20,12 @@
 
 /* Largest accepted side: far above any dataset image, small enough that h*w*3 cannot wrap. */
 #define PNG_MAX_SIDE 16384
+#define PNG_DEFAULT_MAX_PIXELS ((uint64_t)1 << 25)
 
 typedef struct {
     const uint8_t *buf;
     size_t len, pos;
-    int nomem;
+    int nomem, too_big;
     char msg[200];
 } png_src;
 
@@ -46,7 +52,10 @@ dann_status png_decode(const uint8_t *buf, size_t len, const char *name, uint8_t
     *pix = NULL;
     if (len < 8 || png_sig_cmp(buf, 0, 8) != 0)
         return dann_fail(err, DANN_ERR_FORMAT, "%s: not a PNG file (bad signature)", name);
-    png_src src = {buf, len, 0, 0, ""};
+    uint64_t max_pixels;
+    dann_status lst = env_limit("DANN_MAX_IMAGE_PIXELS", PNG_DEFAULT_MAX_PIXELS, &max_pixels, err);
+    if (lst) return lst;
+    png_src src = {buf, len, 0, 0, 0, ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -63,6 +72,10 @@ dann_status png_decode(const uint8_t *buf, size_t len, const char *name, uint8_t
         free(planes);
         png_destroy_read_struct(&png, &info, NULL);
         if (src.nomem) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory decoding", name);
+        if (src.too_big)
+            return dann_fail(err, DANN_ERR_FORMAT, "%s: %s pixels, more than the limit of %llu "
+                             "(DANN_MAX_IMAGE_PIXELS raises it)", name, src.msg,
+                             (unsigned long long)max_pixels);
         return dann_fail(err, DANN_ERR_FORMAT, "%s: corrupt PNG: %s", name, src.msg);
     }
     png_set_read_fn(png, &src, on_read);
@@ -72,6 +85,11 @@ dann_status png_decode(const uint8_t *buf, size_t len, const char *name, uint8_t
     png_uint_32 pw, ph;
     int depth, type;
     png_get_IHDR(png, info, &pw, &ph, &depth, &type, NULL, NULL, NULL);
+    if ((uint64_t)pw * ph > max_pixels) {
+        src.too_big = 1;
+        snprintf(src.msg, sizeof src.msg, "%lux%lu", (unsigned long)pw, (unsigned long)ph);
+        png_longjmp(png, 1);
+    }
     if (depth == 16) png_set_strip_16(png);
     if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
