@@ -258,8 +258,15 @@ DANN_API dann_status dann_trainer_set_dist(dann_trainer *t, const dann_dist *d, 
 /* The examples [*first, *first + *count) of a batch of B that rank d->rank holds. */
 DANN_API void dann_dist_slice(const dann_dist *d, int B, int *first, int *count);
 
-/* Threads used by kernels (OpenMP and BLAS). */
+/* Threads used by kernels (OpenMP and BLAS). n is capped so that the threads' BLAS buffers and
+ * stacks (about 136 MiB each with OpenBLAS) take at most half of the address-space limit
+ * (ulimit -v), if there is one: beyond it OpenBLAS would wait forever for its memory. */
 DANN_API void dann_threads_set(int n);
+/* The thread count in use (after that cap). */
+DANN_API int dann_threads_get(void);
+/* The most threads worth asking for: the CPUs this process may run on, within the cap above
+ * (more threads than CPUs only take turns). */
+DANN_API int dann_threads_usable(void);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/args.h"
+#include "core/core.h"
 
 void args_init(args_parser *p, const char *cmd, int argc, char **argv) {
     memset(p, 0, sizeof *p);
@@ -198,4 +199,16 @@ int args_fail(const char *cmd, const dann_error *err) {
     fprintf(stderr, "dann %s: %s\n", cmd,
             err && err->msg[0] ? err->msg : dann_status_str(err ? err->status : DANN_ERR_IO));
     return 1;
+}
+
+int args_threads(const char *cmd, int wanted) {
+    const int usable = dann_threads_usable();
+    if (wanted > usable) {
+        fprintf(stderr, "dann %s: note: %d threads instead of %d (%d CPUs%s)\n", cmd, usable,
+                wanted, dann_cpus_usable(), dann_threads_address_cap() < dann_cpus_usable()
+                    ? " and the address-space limit, ulimit -v" : " for this process");
+        wanted = usable;
+    }
+    dann_threads_set(wanted);
+    return dann_threads_get();
 }

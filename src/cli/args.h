@@ -74,6 +74,12 @@ int args_usage(const char *cmd, const char *fmt, ...) __attribute__((format(prin
  * (runtime error). */
 int args_fail(const char *cmd, const dann_error *err);
 
+/* Sets the kernels' thread count for `dann <cmd>`: `wanted` (the --threads value or the
+ * command's default), capped at dann_threads_usable() - the CPUs this process may run on, and
+ * what an address-space limit leaves room for - with a note on stderr when it is cut. Returns
+ * the count in use. */
+int args_threads(const char *cmd, int wanted);
+
 /* Plain parsers without a cursor, for values that come from elsewhere (0 on success, -1 when
  * `s` is not a complete number in range; nothing printed). */
 int args_parse_long(const char *s, long lo, long hi, long *out);

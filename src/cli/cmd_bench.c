@@ -186,7 +186,7 @@ int cmd_bench(int argc, char **argv) {
         } else args_unknown(&ap);
         if (ap.failed) return 2;
     }
-    dann_threads_set(threads);
+    threads = args_threads("bench", threads);
     dann_error err = {0};
     dann_model *m = NULL;
     dann_trainer *t = NULL;

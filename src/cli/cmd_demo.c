@@ -135,11 +135,7 @@ int cmd_demo(int argc, char **argv) {
     if (NC != 10)
         return args_usage(CMD, "--arch: the network's class head has %d outputs; the demo sample has "
                                "10 classes (digits)", NC);
-    if (!threads) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
-    }
-    dann_threads_set(threads);
+    threads = args_threads("demo", threads ? threads : dann_threads_usable());
 
     /* Installed before the temporary folder exists, so a Ctrl-C cannot leave it behind. */
     trainloop_signals sig;

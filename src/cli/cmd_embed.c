@@ -135,7 +135,7 @@ int cmd_embed(int argc, char **argv) {
     if (!src || !tgt) return args_usage("embed", "--source SPEC and --target SPEC are required");
     if (!out) return args_usage("embed", "--out FILE.png is required (dann embed --help)");
     if (nl > nm) return args_usage("embed", "%d --label for %d --model", nl, nm);
-    dann_threads_set(threads);
+    threads = args_threads("embed", threads);
 
     dann_error err = {0};
     dann_model *m[MAX_MODELS] = {0};

@@ -143,7 +143,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!model_path) return args_usage("eval", "--model CKPT is required (dann eval --help)");
     if (!spec) return args_usage("eval", "--data SPEC is required (dann eval --help)");
-    dann_threads_set(threads);
+    threads = args_threads("eval", threads);
 
     dann_error err = {0};
     dann_model *m = NULL;

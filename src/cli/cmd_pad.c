@@ -98,7 +98,7 @@ int cmd_pad(int argc, char **argv) {
     int nc = pad_default_c(C);
     if (clist && parse_c_list(clist, C, &nc))
         return args_usage("pad", "--C: '%s' is not a list of 1 to %d positive numbers", clist, PAD_MAX_C);
-    dann_threads_set(threads);
+    threads = args_threads("pad", threads);
 
     dann_error err = {0};
     dann_model *m = NULL;

@@ -301,3 +301,8 @@ void dann_model_features(dann_model *m, const float *x, int B, float *feat) {
 }
 
 void dann_threads_set(int n) { dann_set_threads(n); }
+int dann_threads_get(void) { return dann_get_threads(); }
+int dann_threads_usable(void) {
+    const int cpus = dann_cpus_usable(), cap = dann_threads_address_cap();
+    return cpus < cap ? cpus : cap;
+}
