@@ -1,5 +1,6 @@
 # dann - GNU Makefile.  `make` builds build/libdann.a and build/dann; `make test` runs the suite.
-# Toggles: OPENMP=0|1 (default 1), SANITIZE=1 (ASan+UBSan), DEBUG=1 (-O0 -g), BLAS=0 (portable gemm).
+# Toggles: OPENMP=0|1 (default 1), SANITIZE=1 (ASan+UBSan), DEBUG=1 (-O0 -g), BLAS=0 (portable gemm),
+# FUZZ=1 (clang's libFuzzer instrumentation; `make fuzz` sets it, see there).
 # CFLAGS given on the command line replace the optimisation flags only (-O2 -march=native).
 # -ffp-contract=off: no compiler fuses a*b+c into one rounding unless the code says so (GCC's
 # default in C11 mode, not clang's), so every compiler computes the same floats.
@@ -22,6 +23,10 @@ ifeq ($(SANITIZE),1)
   override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   override LDFLAGS += -fsanitize=address,undefined
   override BUILD := $(BUILD)-san
+endif
+ifeq ($(FUZZ),1)
+  override CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  override LDFLAGS += -fsanitize=address,undefined
 endif
 ifeq ($(OPENMP),1)
   override CFLAGS += -fopenmp
@@ -87,21 +92,26 @@ $(foreach i,$(V16_ISAS),$(eval $(call V16_RULE,$(i))))
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/layers/*.c src/optim/*.c src/model/*.c src/data/*.c src/io/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c src/viz/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 # VIZ=0 (make test-arm's cross build): without src/viz and what includes it (no cairo; liblinear
 # stays: select_scores.c uses it).
 ifeq ($(VIZ),0)
-  VIZ_USERS := $(shell grep -l '"viz/' src/cli/*.c tests/*.c 2>/dev/null)
+  VIZ_USERS := $(shell grep -l '"viz/' src/cli/*.c tests/*.c fuzz/*.c 2>/dev/null)
   CLI_SRC := $(filter-out src/viz/% $(VIZ_USERS),$(CLI_SRC))
   TEST_SRC := $(filter-out $(VIZ_USERS) tests/viz_testutil.c,$(TEST_SRC))
+  FUZZ_SRC := $(filter-out $(VIZ_USERS),$(FUZZ_SRC))
   VIZ_LIBS := -llinear
 endif
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+FUZZ_NAMES := $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+FUZZ_OBJ := $(FUZZ_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/fuzz/table.o
 
-.PHONY: all test test-arm deps-arm clean fixtures deps demo bench bench-compare bench-kernels
+.PHONY: all test test-arm deps-arm clean fixtures deps demo bench bench-compare bench-kernels \
+        fuzz fuzz-corpus
 
 # Debian packages needed to build and test (apt-get; uses sudo when not root). ARM_DEPS: the
 # aarch64 cross build of make test-arm (its libraries from Debian's arm64 architecture).
@@ -121,8 +131,25 @@ $(BUILD)/libdann.a: $(LIB_OBJ) $(V16_OBJ)
 $(BUILD)/dann: $(CLI_OBJ) $(BUILD)/libdann.a
 	$(CC) $(LDFLAGS) $^ $(VIZ_LIBS) $(LDLIBS) -o $@
 
-# The tests also link the CLI modules (all but its main) to test the training loop and helpers;
-# with VIZ=0 from an archive, so that a module no test reaches (one calling into src/viz) is left out.
+# The tests also link the CLI modules (all but its main) to test the training loop and helpers
+# (with VIZ=0 from an archive, so that a module no test reaches, one calling into src/viz, is
+# left out), and every fuzz target's entry point, renamed fuzz_entry_<name> and listed in a generated table
+# (tests/test_fuzz_regress.c replays fuzz/regress/<name>/* and fuzz/corpus/<name>/* through it).
+$(BUILD)/obj/fuzz/fuzz_%.o: fuzz/fuzz_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DLLVMFuzzerTestOneInput=fuzz_entry_$* -c $< -o $@
+
+$(BUILD)/obj/fuzz/table.c: $(FUZZ_SRC) Makefile
+	@mkdir -p $(dir $@)
+	@{ echo '#include <stddef.h>'; echo '#include <stdint.h>'; \
+	  for t in $(FUZZ_NAMES); do echo "int fuzz_entry_$$t(const uint8_t *, size_t);"; done; \
+	  echo 'const struct fuzz_entry { const char *name; int (*fn)(const uint8_t *, size_t); } fuzz_entries[] = {'; \
+	  for t in $(FUZZ_NAMES); do echo "    {\"$$t\", fuzz_entry_$$t},"; done; \
+	  echo '    {NULL, NULL}};'; } > $@
+
+$(BUILD)/obj/fuzz/table.o: $(BUILD)/obj/fuzz/table.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
 TEST_CLI := $(filter-out %/src/cli/main.o,$(CLI_OBJ))
 ifeq ($(VIZ),0)
 $(BUILD)/libdanncli.a: $(TEST_CLI)
@@ -130,7 +157,7 @@ $(BUILD)/libdanncli.a: $(TEST_CLI)
 	$(AR) rcs $@ $^
 TEST_CLI := $(BUILD)/libdanncli.a
 endif
-$(BUILD)/test_dann: $(TEST_OBJ) $(TEST_CLI) $(BUILD)/libdann.a
+$(BUILD)/test_dann: $(TEST_OBJ) $(FUZZ_OBJ) $(TEST_CLI) $(BUILD)/libdann.a
 	$(CC) $(LDFLAGS) $^ $(VIZ_LIBS) $(LDLIBS) -o $@
 
 # demo_data.c embeds data/demo/ with .incbin, which the compiler's dependency files do not list.
@@ -285,7 +312,39 @@ $(BUILD)/bench_kernels: $(BUILD)/obj/bench/kernels.o $(BUILD)/libdann.a
 bench-kernels: $(BUILD)/bench_kernels
 	$(BUILD)/bench_kernels
 
-clean:
-	rm -rf build build-san build-arm
+# make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="png idx"]: builds every libFuzzer target with clang
+# (Debian's clang; -fsanitize=fuzzer,address,undefined, into build-fuzz/) and runs each for
+# FUZZ_SECONDS, one after the other. The pattern every target follows (new readers add theirs):
+#   - fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput and no other global symbol: it feeds
+#     the bytes to the parser's real entry point (through a temporary file when the reader takes
+#     a path) and frees what it returns; nothing else is needed in this Makefile;
+#   - fuzz/corpus/<name>/ holds its small seed inputs (made by fuzz/make_corpus.sh where
+#     generated: `make fuzz-corpus`); the run grows build-fuzz/corpus/<name>/ from them;
+#   - a crash is left in build-fuzz/crashes/<name>/; once fixed, commit that input to
+#     fuzz/regress/<name>/: `make test` replays every file of fuzz/regress/<name>/ and
+#     fuzz/corpus/<name>/ through the same function (tests/test_fuzz_regress.c).
+# FUZZ_FLAGS adds libFuzzer options (e.g. -runs=N, -jobs=N).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_FLAGS ?=
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang OPENMP=0 BLAS=0 MPI=0 FUZZ=1 $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t build-fuzz/crashes/$$t && \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s" && \
+	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -close_fd_mask=3 -rss_limit_mb=2048 \
+	    -max_len=65536 -timeout=30 -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/$$t/ \
+	    $(FUZZ_FLAGS) build-fuzz/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
 
--include $(LIB_OBJ:.o=.d) $(V16_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+# The libFuzzer binaries (built by `make fuzz`, BUILD=build-fuzz FUZZ=1).
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(filter-out %/src/cli/main.o,$(CLI_OBJ)) $(BUILD)/libdann.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) $^ $(VIZ_LIBS) $(LDLIBS) -o $@
+
+fuzz-corpus:
+	fuzz/make_corpus.sh
+
+clean:
+	rm -rf build build-san build-arm build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(V16_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

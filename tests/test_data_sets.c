@@ -293,8 +293,8 @@ TEST(data_folder_and_images) {
           strstr(err.msg, "c.png"), "corrupt: %s", err.msg);
 }
 
-/* The real MNIST-M archive: the test split (first in the archive, so the streaming pass stops
- * early) has MNIST's test labels [0:9001]. */
+/* The real MNIST-M archive: the test split (first in the archive; the rest is read for its
+ * member names only) has MNIST's test labels [0:9001]. */
 TEST(data_real_mnistm_test_split) {
     const char *root = test_shared_data();
     if (!root) SKIP("no ../shared/data");

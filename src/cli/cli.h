@@ -16,5 +16,8 @@ int cmd_pad(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_demo_moons(int argc, char **argv);  /* `dann demo moons` */
 int cmd_experiment(int argc, char **argv);
+/* `dann train`'s option parsing and the checks of option values that read no file, without
+ * running anything: 0 or 2 (fuzz/fuzz_args.c). */
+int cmd_train_parse_only(int argc, char **argv);
 
 #endif

@@ -106,6 +106,13 @@ static void usage(FILE *f) {
 
 static const char *const PROGRESS[] = {"auto", "bar", "lines", "off", NULL};
 
+/* "Not given" for every option (0 or NULL, -1 where 0 is a value). */
+static void train_defaults(train_args *a) {
+    memset(a, 0, sizeof *a);
+    a->mode = -1;
+    a->source_val = a->max_steps = a->eval_max = a->chunk = a->patience = a->iters_per_epoch = -1;
+}
+
 static int parse(train_args *a, int argc, char **argv) {
     args_parser ap;
     args_init(&ap, CMD, argc, argv);
@@ -262,9 +269,8 @@ static void print_ext(const select_state *sel, const avg_state *avg, int epochs)
 /* ---- the command --------------------------------------------------------------------------- */
 
 int cmd_train(int argc, char **argv) {
-    train_args a = {0};
-    a.mode = -1;
-    a.source_val = a.max_steps = a.eval_max = a.chunk = a.patience = a.iters_per_epoch = -1;
+    train_args a;
+    train_defaults(&a);
     int rc = parse(&a, argc, argv);
     if (rc >= 0) return rc;
 
@@ -420,8 +426,10 @@ int cmd_train(int argc, char **argv) {
      * run never touches an existing run's files. */
     if (!a.resume && train_check_run_folder(a.out)) return 1;
 
+    /* the count actually used (capped to the CPUs and the address space) is the one
+     * printed and stored in run.json and the checkpoint */
     if (!a.threads) a.threads = online_cpus();
-    dann_threads_set(a.threads);
+    a.threads = args_threads(CMD, a.threads);
     /* train.log: everything printed from here on (rank 0; the file once the folder exists) */
     const int logged = rank == 0 && tee_start() == 0;
     dataset src = {0}, tgt = {0}, src_t = {0}, tgt_t = {0};
@@ -645,4 +653,30 @@ out:
     dataset_free(&src_t);
     dataset_free(&tgt_t);
     return rc;
+}
+
+/* The option parser alone, then the parsers of option values that read no file (--preset,
+ * --select, --average, --arch with --input): for fuzz/fuzz_args.c, which must not train, load
+ * data or create folders. Returns 0 when all parse, 2 otherwise (messages on stderr). */
+int cmd_train_parse_only(int argc, char **argv) {
+    train_args a;
+    train_defaults(&a);
+    int rc = parse(&a, argc, argv);
+    if (rc >= 0) return rc;
+    dann_error err;
+    select_opts so;
+    avg_opts ao;
+    static char net[4096];
+    int c = 0, h = 0, w = 0, k;
+    char tail;
+    if (a.preset && !recipe_find(a.preset)) return 2;
+    if (a.select && select_parse(&so, a.select, &err)) return 2;
+    if (a.average && avg_parse(&ao, a.average, &err)) return 2;
+    if (a.input && ((k = sscanf(a.input, "%dx%dx%d%c", &c, &h, &w, &tail)) != 3 || c < 1 ||
+                    h < 1 || w < 1 || c > 4096 || h > 65536 || w > 65536))
+        return 2;
+    if (a.arch && (dann_net_adapt(net, sizeof net, a.arch, c, h, w, 0, &err) ||
+                   dann_net_info(net, &c, &h, &w, &k, &k, &err)))
+        return 2;
+    return 0;
 }

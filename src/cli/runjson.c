@@ -105,10 +105,10 @@ int train_write_run_json(const char *dir, const train_args *a, const char *mode,
 int train_read_run_json(const char *dir, run_info *r) {
     char path[SPEC_LEN + 32], buf[6 * SPEC_LEN];
     snprintf(path, sizeof path, "%s/run.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "dann %s: %s: cannot open: %s (needed by --resume)\n", CMD, path,
-                strerror(errno));
+    FILE *f;
+    dann_error err;
+    if (file_fopen_regular(path, &f, NULL, &err)) {
+        fprintf(stderr, "dann %s: %s (needed by --resume)\n", CMD, err.msg);
         return 1;
     }
     size_t n = fread(buf, 1, sizeof buf - 1, f);

@@ -23,9 +23,9 @@
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
 #define IDX_MAX_SIDE 4096
-#define IDX_FIRST_CHUNK ((size_t)1 << 24)
+#define IDX_FIRST_CHUNK ((size_t)1 << 20)
 #define IDX_GZIP_DEFAULT_MAX ((uint64_t)1 << 30)
-#define IDX_IN_BYTES (1 << 17)
+#define IDX_IN_BYTES (1 << 16)
 
 /* An open IDX file: plain bytes, or a gzip stream being inflated. */
 typedef struct {
