@@ -79,7 +79,7 @@ w("args", "py3", args("--source", "mnist:data/mnist", "--target", "mnistm:data/m
   "3", "--batch=64", "--seed", "18446744073709551615", "--threads", "2", "--out", "run", "--quiet"))
 w("args", "paper", args("--preset", "paper", "--mode", "source-only", "--lr", "1e-2", "--lambda", "0.5",
   "--select", "val,rev:100,dev,ent,snd", "--select-n", "500", "--average", "swa:3", "--patience", "4",
-  "--source-val", "1000", "--progress", "lines", "--max-steps", "10", "--chunk", "16", "--", "x"))
+  "--source-val", "1000", "--progress", "lines", "--max-steps", "10", "--chunk", "16", "--quiet"))
 w("args", "arch", args("--arch", "in 1x12x12; features: conv(4,3,stride=2,pad=1) bn maxpool(2) relu "
   "dropout2d(0.25); class: fc(8) bn relu dropout(0.5) fc(10); domain: fc(8) sigmoid fc(2)",
   "--average=ema:0.99", "--eval-max", "100"))

@@ -6,7 +6,7 @@
  *   - gzip IDX files: junk after the gzip stream and a stream whose end is missing are refused,
  *     concatenated members are one stream (as gzip -d reads them);
  *   - resource limits: a gzip IDX whose header claims more than DANN_MAX_GZIP_BYTES (default
- *     1 GiB) and a PNG of more than DANN_MAX_IMAGE_PIXELS (default 2^25) are refused before
+ *     1 GiB) and a PNG or JPEG of more than DANN_MAX_IMAGE_PIXELS (default 2^25) are refused before
  *     anything is allocated for them, with a message naming the variable; the variables raise
  *     the limits, and a malformed value is an error naming it. */
 #include <stdlib.h>
@@ -312,4 +312,24 @@ TEST(data_png_pixel_limit) {
           err.msg);
     free(pix);
     free(b.p);
+    /* JPEGs share the limit (image_decode, as the folders read them). */
+    uint8_t *px = calloc(300 * 200 * 3, 1);
+    const char *jpg = tu_path(test_tmpdir(), "p.jpg");
+    tu_jpeg_write(jpg, 300, 200, 3, px, 90);
+    tu_buf j = {0};
+    tu_read(jpg, &j);
+    for (int k = 0; k < 2; k++) {
+        pix = NULL;
+        env_push("DANN_MAX_IMAGE_PIXELS", k ? "60000" : "59999");
+        st = image_decode(j.p, j.n, "p.jpg", &pix, &c, &h, &w, &err);
+        env_pop();
+        if (k == 0)
+            CHECK(st == DANN_ERR_FORMAT && strstr(err.msg, "p.jpg") && strstr(err.msg, "300x200") &&
+                      strstr(err.msg, "DANN_MAX_IMAGE_PIXELS") && !pix,
+                  "JPEG 300x200 under 59999: status %d '%s'", st, err.msg);
+        else CHECK(st == DANN_OK && h == 200 && w == 300, "JPEG 300x200 under 60000: %s", err.msg);
+        free(pix);
+    }
+    free(j.p);
+    free(px);
 }

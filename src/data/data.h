@@ -101,6 +101,9 @@ dann_status idx_read_images(const char *path, uint8_t **pix, int *n, int *rows, 
 dann_status idx_read_labels(const char *path, int32_t **y, int *n, int n_classes, dann_error *err);
 /* Decodes a PNG held in memory (grey, grey+alpha, RGB, RGBA, palette; 8 or 16 bits) to 8-bit
  * RGB (c = 3) or grey (c = 1) as stored; `name` is used in messages. */
+/* The default of DANN_MAX_IMAGE_PIXELS: the most pixels (width * height) a PNG or JPEG may
+ * declare (2^25, e.g. 8192x4096); checked on the header before anything is allocated. */
+#define IMAGE_DEFAULT_MAX_PIXELS ((uint64_t)1 << 25)
 dann_status png_decode(const uint8_t *buf, size_t len, const char *name, uint8_t **pix,
                        int *c, int *h, int *w, dann_error *err);
 /* Decodes a baseline or progressive JPEG held in memory (grey -> c = 1, YCbCr/RGB -> c = 3; CMYK

@@ -13,7 +13,8 @@
  * libjpeg's message and longjmps back, and everything allocated is freed on that path. Warnings
  * (e.g. "premature end of JPEG file", after which libjpeg fills the rest with grey) are
  * errors here, except stray bytes between markers: a dataset should not learn from half an
- * image. */
+ * image. The header's width * height must be at most DANN_MAX_IMAGE_PIXELS, as for PNG (png.c),
+ * checked before libjpeg allocates anything for the image. */
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,9 @@ dann_status jpeg_decode(const uint8_t *buf, size_t len, const char *name, uint8_
         return dann_fail(err, DANN_ERR_FORMAT, "%s: not a JPEG file (bad signature)", name);
     if (len > (size_t)0xffffffffu)
         return dann_fail(err, DANN_ERR_FORMAT, "%s: JPEG file too large", name);
+    uint64_t max_pixels;
+    dann_status lst = env_limit("DANN_MAX_IMAGE_PIXELS", IMAGE_DEFAULT_MAX_PIXELS, &max_pixels, err);
+    if (lst) return lst;
     struct jpeg_decompress_struct ci;
     jpeg_err je;
     memset(&ci, 0, sizeof ci);
@@ -67,12 +71,16 @@ dann_status jpeg_decode(const uint8_t *buf, size_t len, const char *name, uint8_
     /* Locals written after setjmp and read after a longjmp must be volatile. */
     uint8_t *volatile inter = NULL;
     uint8_t *volatile planes = NULL;
-    volatile int nomem = 0;
+    volatile int nomem = 0, too_big = 0;
     if (setjmp(je.jb)) {
         free(inter);
         free(planes);
         jpeg_destroy_decompress(&ci);
         if (nomem) return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory decoding", name);
+        if (too_big)
+            return dann_fail(err, DANN_ERR_FORMAT, "%s: %s pixels, more than the limit of %llu "
+                             "(DANN_MAX_IMAGE_PIXELS raises it)", name, je.msg,
+                             (unsigned long long)max_pixels);
         return dann_fail(err, DANN_ERR_FORMAT, "%s: corrupt JPEG: %s", name, je.msg);
     }
     jpeg_create_decompress(&ci);
@@ -85,6 +93,11 @@ dann_status jpeg_decode(const uint8_t *buf, size_t len, const char *name, uint8_
     if (ci.image_width > JPEG_MAX_SIDE || ci.image_height > JPEG_MAX_SIDE) {
         snprintf(je.msg, sizeof je.msg, "image %ux%u is larger than %dx%d", ci.image_width,
                  ci.image_height, JPEG_MAX_SIDE, JPEG_MAX_SIDE);
+        longjmp(je.jb, 1);
+    }
+    if ((uint64_t)ci.image_width * ci.image_height > max_pixels) {
+        too_big = 1;
+        snprintf(je.msg, sizeof je.msg, "%ux%u", ci.image_width, ci.image_height);
         longjmp(je.jb, 1);
     }
     const int ch = ci.num_components == 1 ? 1 : 3;

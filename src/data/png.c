@@ -8,9 +8,9 @@
  * "NAME: corrupt PNG: <libpng's reason>", and everything allocated is freed on that path.
  *
  * Limits, checked on the header before any pixel is decoded: each side at most PNG_MAX_SIDE
- * (16384), and width * height at most DANN_MAX_IMAGE_PIXELS (default PNG_DEFAULT_MAX_PIXELS,
- * 2^25 = 33.5 million pixels, e.g. 8192x4096, about 200 MB while decoding an RGB image; a
- * 783 KB PNG of 16384x16384 would take 1.5 GiB). */
+ * (16384), and width * height at most DANN_MAX_IMAGE_PIXELS (default
+ * IMAGE_DEFAULT_MAX_PIXELS, 2^25 = 33.5 million pixels, e.g. 8192x4096, about 200 MB while
+ * decoding an RGB image; a 783 KB PNG of 16384x16384 would take 1.5 GiB). */
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -20,7 +20,6 @@
 
 /* Largest accepted side: far above any dataset image, small enough that h*w*3 cannot wrap. */
 #define PNG_MAX_SIDE 16384
-#define PNG_DEFAULT_MAX_PIXELS ((uint64_t)1 << 25)
 
 typedef struct {
     const uint8_t *buf;
@@ -53,7 +52,7 @@ dann_status png_decode(const uint8_t *buf, size_t len, const char *name, uint8_t
     if (len < 8 || png_sig_cmp(buf, 0, 8) != 0)
         return dann_fail(err, DANN_ERR_FORMAT, "%s: not a PNG file (bad signature)", name);
     uint64_t max_pixels;
-    dann_status lst = env_limit("DANN_MAX_IMAGE_PIXELS", PNG_DEFAULT_MAX_PIXELS, &max_pixels, err);
+    dann_status lst = env_limit("DANN_MAX_IMAGE_PIXELS", IMAGE_DEFAULT_MAX_PIXELS, &max_pixels, err);
     if (lst) return lst;
     png_src src = {buf, len, 0, 0, 0, ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning);
