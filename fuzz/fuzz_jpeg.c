@@ -1,7 +1,7 @@
 /* fuzz_jpeg.c - libFuzzer target: image_decode (the folders' PNG/JPEG dispatch; JPEG when the
  * bytes start with FF D8 FF) on arbitrary bytes must return a status (and free everything)
  * without crashing or reading out of bounds. Seeds: fuzz/corpus/jpeg (tiny JPEGs made by
- * tools/make_jpeg_fixtures.py). Build and run with fuzz/run.sh SECONDS jpeg. */
+ * tools/make_jpeg_fixtures.py). Build and run with make fuzz FUZZ_TARGETS=jpeg. */
 #include <stdlib.h>
 #include "data/data.h"
 

@@ -1,5 +1,5 @@
 /* fuzz_png.c - libFuzzer target: png_decode on arbitrary bytes must return a status (and free
- * everything) without crashing. Build and run with fuzz/run.sh. */
+ * everything) without crashing. Build and run with make fuzz FUZZ_TARGETS=png. */
 #include <stdlib.h>
 #include "data/data.h"
 
