@@ -3,8 +3,8 @@
  *     prefixes, an image under two prefixes) is refused naming both, and every verdict is the
  *     same for every order of the members (all permutations of small crafted archives, written
  *     here with libarchive); an unlisted undecodable or odd-sized image is ignored wherever it is;
- *   - gzip IDX files: junk after the gzip stream and a stream whose end is missing are refused,
- *     concatenated members are one stream (as gzip -d reads them);
+ *   - gzip IDX (and CSV) files: junk after the gzip stream and a stream whose end is missing are
+ *     refused, concatenated members are one stream (as gzip -d reads them);
  *   - resource limits: a gzip IDX whose header claims more than DANN_MAX_GZIP_BYTES (default
  *     1 GiB) and a PNG or JPEG of more than DANN_MAX_IMAGE_PIXELS (default 2^25) are refused before
  *     anything is allocated for them, with a message naming the variable; the variables raise
@@ -197,8 +197,6 @@ TEST(data_idx_gzip_stream_ends) {
     free(g.p), free(g1.p), free(g2.p);
 }
 
-/* ---- limits ------------------------------------------------------------------------------- */
-
 /* Sets (or with NULL unsets) an environment variable for the duration of one check. */
 static char g_saved[2][64];
 static void env_push(const char *name, const char *value) {
@@ -212,6 +210,45 @@ static void env_pop(void) {
     if (g_saved[1][0]) setenv(g_saved[0], g_saved[1], 1);
     else unsetenv(g_saved[0]);
 }
+
+/* CSV and svmlight files read through the same gzip reader: junk after the stream is refused, and
+ * DANN_MAX_GZIP_BYTES bounds what a gzip file may decompress to. */
+TEST(data_vec_gzip_stream_ends_and_limit) {
+    const char *csv = "a,b,y\n1,2,0\n3,4,1\n";
+    tu_buf g = gz_bytes(csv, strlen(csv));
+    uint8_t buf[256];
+    char spec[700];
+    dataset ds;
+    dann_error err = {0};
+    const char *path = tu_path(test_tmpdir(), "v.csv.gz");
+    tu_write(path, g.p, g.n);
+    snprintf(spec, sizeof spec, "csv:%s,label=y", path);
+    dann_status st = dataset_load(&ds, spec, DATA_TRAIN, 1, 1, &err);
+    CHECK(st == DANN_OK && ds.n == 2, "a gzip CSV: status %d '%s'", st, err.msg);
+    if (!st) dataset_free(&ds);
+    memcpy(buf, g.p, g.n);
+    memcpy(buf + g.n, "9,9,1\n", 6);
+    path = tu_path(test_tmpdir(), "junk.csv.gz");
+    tu_write(path, buf, g.n + 6);
+    snprintf(spec, sizeof spec, "csv:%s,label=y", path);
+    st = dataset_load(&ds, spec, DATA_TRAIN, 1, 1, &err);
+    CHECK(st == DANN_ERR_FORMAT && strstr(err.msg, "junk.csv.gz") && strstr(err.msg, "junk after"),
+          "junk after a gzip CSV: status %d '%s'", st, err.msg);
+    if (!st) dataset_free(&ds);
+    path = tu_path(test_tmpdir(), "v.csv.gz");
+    tu_write(path, g.p, g.n);
+    snprintf(spec, sizeof spec, "csv:%s,label=y", path);
+    env_push("DANN_MAX_GZIP_BYTES", "10");
+    st = dataset_load(&ds, spec, DATA_TRAIN, 1, 1, &err);
+    env_pop();
+    CHECK(st == DANN_ERR_FORMAT && strstr(err.msg, "v.csv.gz") &&
+              strstr(err.msg, "DANN_MAX_GZIP_BYTES"), "a 19-byte CSV under a 10-byte limit: "
+          "status %d '%s'", st, err.msg);
+    if (!st) dataset_free(&ds);
+    free(g.p);
+}
+
+/* ---- limits ------------------------------------------------------------------------------- */
 
 TEST(data_idx_gzip_size_limit) {
     /* 2048 images of 28x28 zeros: 1.6 MB decompressed, a few KB compressed. */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "data/gzsrc.h"
 #include "data/vec_impl.h"
 
 static const struct { const char *prefix; int format; } PREFIXES[] = {
@@ -92,81 +93,60 @@ dann_status vec_parse_spec(const char *spec, int *format, char *path, size_t cap
     return DANN_OK;
 }
 
-/* Reads the whole file (gzip or plain) into a malloc'd buffer. A directory, FIFO, device or
- * socket is refused before any read, so a FIFO never blocks. */
+/* Reads the whole file (gzip or plain, gzsrc.c) into a malloc'd buffer. A directory, FIFO,
+ * device or socket is refused before any read, so a FIFO never blocks; a gzip file may
+ * decompress to at most DANN_MAX_GZIP_BYTES, a file to at most VEC_MAX_BYTES. */
 static dann_status read_whole(const char *path, char **out, size_t *len, dann_error *err) {
     *out = NULL;
     *len = 0;
-    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return dann_fail(err, DANN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        const int e = errno;
-        close(fd);
-        return dann_fail(err, DANN_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    gz_src gs;
+    uint64_t fsize, max = VEC_MAX_BYTES;
+    dann_status st = gz_open(&gs, path, &fsize, err);
+    if (st) return st;
+    if (fsize > VEC_MAX_BYTES) {
+        gz_close(&gs);
+        return dann_fail(err, DANN_ERR_FORMAT, "%s: %llu bytes, more than %llu: not a data file "
+                         "dann reads", path, (unsigned long long)fsize,
+                         (unsigned long long)VEC_MAX_BYTES);
     }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return dann_fail(err, DANN_ERR_IO, "%s: %s", path,
-                         S_ISDIR(sb.st_mode) ? "is a directory, not a data file"
-                         : S_ISFIFO(sb.st_mode) ? "is a FIFO, not a regular file"
-                         : "not a regular file");
+    if (gs.gz && (st = gz_max_bytes(&max, err))) {
+        gz_close(&gs);
+        return st;
     }
-    if ((uint64_t)sb.st_size > VEC_MAX_BYTES) {
-        close(fd);
-        return dann_fail(err, DANN_ERR_FORMAT, "%s: %lld bytes, more than %llu: not a data file "
-                         "dann reads", path, (long long)sb.st_size, (unsigned long long)VEC_MAX_BYTES);
-    }
-    const int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
-        close(fd);
-        return dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory opening the file", path);
-    }
-    gzbuffer(gz, 1 << 17);
-    size_t cap = (size_t)sb.st_size + 1 > (1 << 16) ? (size_t)sb.st_size + 1 : (1 << 16), n = 0;
+    if (max > VEC_MAX_BYTES) max = VEC_MAX_BYTES;
+    size_t cap = (size_t)fsize + 1 > (1 << 16) ? (size_t)fsize + 1 : (1 << 16), n = 0;
+    if (cap > max + 1) cap = (size_t)max + 1;
     char *b = malloc(cap);
-    dann_status st = DANN_OK;
     for (;;) {
         if (!b) {
             st = dann_fail(err, DANN_ERR_NOMEM, "%s: out of memory reading the file", path);
             break;
         }
-        if (n == cap && (uint64_t)cap >= VEC_MAX_BYTES) {
-            st = dann_fail(err, DANN_ERR_FORMAT, "%s: more than %llu bytes (decompressed): not a "
-                           "data file dann reads", path, (unsigned long long)VEC_MAX_BYTES);
+        if (n > max) {
+            st = dann_fail(err, DANN_ERR_FORMAT, "%s: more than %llu bytes%s: not a data file "
+                           "dann reads%s", path, (unsigned long long)max,
+                           gs.gz ? " decompressed" : "",
+                           gs.gz ? " (DANN_MAX_GZIP_BYTES raises the limit)" : "");
             break;
         }
         if (n == cap) {
-            char *g = cap <= SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
+            size_t ncap = cap <= SIZE_MAX / 2 ? cap * 2 : SIZE_MAX;
+            if (ncap > max + 1) ncap = (size_t)max + 1;
+            char *g = realloc(b, ncap);
             if (!g) free(b);
             b = g;
-            cap *= 2;
+            cap = ncap;
             continue;
         }
-        const size_t want = cap - n > (1u << 30) ? (1u << 30) : cap - n;
-        const int r = gzread(gz, b + n, (unsigned)want);
-        if (r < 0) {
-            int zerr;
-            const char *msg = gzerror(gz, &zerr);
-            st = zerr == Z_BUF_ERROR
-                     ? dann_fail(err, DANN_ERR_FORMAT, "%s: truncated gzip data", path)
-                     : dann_fail(err, zerr == Z_ERRNO ? DANN_ERR_IO : DANN_ERR_FORMAT,
-                                 "%s: %s: %s", path, zerr == Z_ERRNO ? "read error" :
-                                 "corrupt gzip data", zerr == Z_ERRNO ? strerror(errno) : msg);
+        size_t got;
+        if ((st = gz_read(&gs, (uint8_t *)b + n, cap - n, &got, err))) break;
+        n += got;
+        if (n < cap) {  // the end of the data
+            if (gs.cut) st = dann_fail(err, DANN_ERR_FORMAT, "%s: truncated gzip data", path);
             break;
         }
-        if (r == 0) {  // the end; a gzip stream cut short ends here too, flagged Z_BUF_ERROR
-            int zerr;
-            gzerror(gz, &zerr);
-            if (zerr == Z_BUF_ERROR)
-                st = dann_fail(err, DANN_ERR_FORMAT, "%s: truncated gzip data", path);
-            break;
-        }
-        n += (size_t)r;
     }
-    gzclose(gz);
+    gz_close(&gs);
     if (st) {
         free(b);
         return st;
