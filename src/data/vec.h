@@ -37,7 +37,7 @@
 #define VEC_MAX_CLASSES 65536       /* labels 0..65535 (the widest fc a network has) */
 #define VEC_MAX_ROWS (INT32_MAX - 1)
 #define VEC_MAX_TOKEN 128           /* longest number token, in characters */
-#define VEC_MAX_BYTES ((uint64_t)1 << 34)  /* a file's (decompressed) size: a gzip bomb stops here */
+#define VEC_MAX_BYTES ((uint64_t)1 << 34)  /* a plain file's size (gzip: DANN_MAX_GZIP_BYTES) */
 
 enum { VEC_CSV = 1, VEC_SVMLIGHT = 2 };
 enum { VEC_LABEL_FIRST = 0, VEC_LABEL_LAST, VEC_LABEL_NONE, VEC_LABEL_NAMED };
