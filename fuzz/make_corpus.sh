@@ -68,6 +68,13 @@ w("json", "run.json", b'{"preset": "py3", "arch": "py3", "mode": "dann", "source
   b'"epochs": 100, "batch": 128, "seed": 1, "seed_lo": 1, "seed_hi": 0, "max_steps": 0, '
   b'"chunk": 0, "eval_max": 0, "source_val": 0, "lr": 0.001, "patience": 0, "lambda": null, '
   b'"select": "", "select_n": 2000, "average": "ema:0.999", "version": "0.1 \\"q\\" \\u00e9"}\n')
+w("json", "run-cwd.json", b'{"preset": "py3", "arch": "py3", "mode": "source-only", '
+  b'"source": "mnist:/data/mnist", "target": "", "source_test": "mnist:rel/mnist", '
+  b'"target_test": null, "cwd": "/home/u/runs", "threads": 2, "epochs": 3, "batch": 64, '
+  b'"seed": 4294967297, "seed_lo": 1, "seed_hi": 1, "max_steps": 100, "chunk": 16, '
+  b'"eval_max": 500, "source_val": 1000, "lr": 0.01, "patience": 2, "lambda": 0.1, '
+  b'"lambda_max": 1, "gamma": 10, "iters_per_epoch": 50, "source_norm": "auto", '
+  b'"target_norm": "auto", "select": "rev", "select_n": 20, "average": "", "version": "0.1"}\n')
 w("json", "metrics.jsonl", b'{"epoch": 1, "source_test_acc": 0.9812, "target_test_acc": 0.7012, '
   b'"loss_class": 0.25, "loss_domain": 1.3e-1, "lambda": 0.462, "lr": 0.001, "seconds": 61.5, '
   b'"domain_acc": null, "ok": true}\n{"epoch": 2, "target_test_acc": -1E2, "x": false}\n'

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "ckpt_testutil.h"
 #include "cli_testutil.h"
 #include "data/data.h"
 #include "data_testutil.h"
@@ -230,7 +231,11 @@ TEST(inputs_directory_or_fifo_refused_by_the_commands) {
     CHECK(mkfifo(tu_path(run, "run.json"), 0600) == 0, "mkfifo");
     char ckpt[800];
     snprintf(ckpt, sizeof ckpt, "%s/last.ckpt", run);
-    tu_write(ckpt, "x", 1);
+    /* a checkpoint that passes ckpt_peek, which --resume runs before reading run.json */
+    size_t len;
+    unsigned char *b = read_all(model, &len);
+    CHECK(b && write_all(ckpt, b, len) == 0, "copy %s", model);
+    free(b);
     r = run_prog("timeout", (const char *[]){"-s", "KILL", "20", dann_bin(), "train", "--resume",
                                              ckpt, NULL});
     CHECK_FAILS(r, 1, "run.json", "FIFO", "dann train --resume with run.json a FIFO");
