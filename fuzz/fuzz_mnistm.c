@@ -1,6 +1,6 @@
 /* fuzz_mnistm.c - libFuzzer target: dataset_load("mnistm:ARCHIVE") on arbitrary archive bytes
  * (libarchive's readers, the label-file parser, name matching, PNG decoding and the in-place
- * reordering), both splits. Seeds: fuzz/seed_mnistm.sh. */
+ * reordering), both splits. Seeds: fuzz/corpus/mnistm/ (fuzz/make_corpus.sh). */
 #include <stdio.h>
 #include <unistd.h>
 #include "data/data.h"
