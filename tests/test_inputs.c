@@ -239,4 +239,27 @@ TEST(inputs_directory_or_fifo_refused_by_the_commands) {
     r = run_prog("timeout", (const char *[]){"-s", "KILL", "20", dann_bin(), "train", "--resume",
                                              ckpt, NULL});
     CHECK_FAILS(r, 1, "run.json", "FIFO", "dann train --resume with run.json a FIFO");
+
+    /* experiment --table-only: a run folder (a valid run.json) whose metrics.jsonl, then whose
+     * summary.json, is a FIFO: the run is left out with one line naming it, nothing waits. */
+    const char *names[] = {"metrics.jsonl", "summary.json"};
+    char grid[800], rdir[850];
+    snprintf(grid, sizeof grid, "%s/grid", root);
+    snprintf(rdir, sizeof rdir, "%s/r1", grid);
+    tu_mkdir(grid);
+    tu_mkdir(rdir);
+    static const char RUN_JSON[] = "{\"preset\": \"py3\", \"arch\": \"py3\", \"mode\": \"dann\", "
+        "\"source\": \"mnist:/d/mnist\", \"target\": \"mnistm:/d/mnistm\", \"epochs\": 3, "
+        "\"batch\": 64, \"seed\": 1, \"seed_lo\": 1, \"seed_hi\": 0, \"max_steps\": 0, "
+        "\"eval_max\": 0, \"source_val\": 0}\n";
+    tu_write(tu_path(rdir, "run.json"), RUN_JSON, sizeof RUN_JSON - 1);
+    for (int k = 0; k < 2; k++) {
+        CHECK(mkfifo(tu_path(rdir, names[k]), 0600) == 0, "mkfifo %s", names[k]);
+        r = run_prog("timeout", (const char *[]){"-s", "KILL", "20", dann_bin(), "experiment",
+                                                 "--table-only", "--out", grid, NULL});
+        CHECK(r->rc == 1 && strstr(r->err, names[k]) && strstr(r->err, "FIFO"),
+              "dann experiment --table-only with %s a FIFO: status %d, stderr '%s'", names[k],
+              r->rc, r->err);
+        unlink(tu_path(rdir, names[k]));
+    }
 }

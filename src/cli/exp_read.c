@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli/exp.h"
+#include "core/core.h"
 #include "cli/json.h"
 #include "cli/recipe.h"
 
@@ -27,17 +28,17 @@ static int fail(char *msg, size_t cap, const char *fmt, ...) {
  * an error (message set). */
 static int slurp(const char *path, size_t max, char **buf, char *msg, size_t cap) {
     *buf = NULL;
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT) return 1;
-        return fail(msg, cap, "%s: cannot read: %s", path, strerror(errno));
+    FILE *f;
+    uint64_t size;
+    dann_error err;
+    if (file_fopen_regular(path, &f, &size, &err))  /* no directory, no FIFO */
+        return errno == ENOENT ? 1 : fail(msg, cap, "%s", err.msg);
+    if (size > max) {
+        fclose(f);
+        return fail(msg, cap, "%s: larger than %zu bytes", path, max);
     }
-    if (!S_ISREG(sb.st_mode)) return fail(msg, cap, "%s: not a regular file", path);
-    if ((size_t)sb.st_size > max) return fail(msg, cap, "%s: larger than %zu bytes", path, max);
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(msg, cap, "%s: cannot open: %s", path, strerror(errno));
-    char *b = malloc((size_t)sb.st_size + 1);
-    size_t n = b ? fread(b, 1, (size_t)sb.st_size, f) : 0;
+    char *b = malloc((size_t)size + 1);
+    size_t n = b ? fread(b, 1, (size_t)size, f) : 0;
     int bad = !b || ferror(f);
     fclose(f);
     if (bad) {
@@ -78,11 +79,10 @@ static void net_name(const char *arch, char *out, size_t cap) {
 static int read_metrics(const char *dir, exp_result *r, char *msg, size_t cap) {
     char path[EXP_PATH + 32];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT) return 0;
-        return fail(msg, cap, "%s: cannot open: %s", path, strerror(errno));
-    }
+    FILE *f;
+    dann_error err;
+    if (file_fopen_regular(path, &f, NULL, &err))
+        return errno == ENOENT ? 0 : fail(msg, cap, "%s", err.msg);
     int cap_e = 0, max_e = 0;
     double *sec = NULL;
     char *line = NULL;

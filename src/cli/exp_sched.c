@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli/exp.h"
+#include "core/core.h"
 #include "cli/mpi.h"
 #include "cli/progress.h"
 
@@ -103,7 +104,10 @@ static int decide(const exp_grid *g, const exp_run *r, char *msg, size_t cap) {
     if (exp_run_identity(g, r, want, sizeof want))
         return snprintf(msg, cap, "%s: the run's command line is too long", r->dir), -1;
     snprintf(p, sizeof p, "%s/experiment.cmd", r->dir);
-    FILE *f = fopen(p, "rb");
+    FILE *f;
+    dann_error err;
+    if (file_fopen_regular(p, &f, NULL, &err) && errno != ENOENT)
+        return snprintf(msg, cap, "%s", err.msg), -1;  /* a folder or a FIFO: never waited on */
     if (f) {
         size_t n = fread(have, 1, sizeof have - 1, f);
         fclose(f);
@@ -223,8 +227,9 @@ static void last_log_line(const char *dir, char *out, size_t cap) {
     char p[EXP_PATH + 32], line[1024];
     snprintf(p, sizeof p, "%s/console.log", dir);
     out[0] = 0;
-    FILE *f = fopen(p, "rb");
-    if (!f) return;
+    FILE *f;
+    dann_error err;
+    if (file_fopen_regular(p, &f, NULL, &err)) return;
     if (fseek(f, -4096, SEEK_END) != 0) rewind(f);
     while (fgets(line, sizeof line, f)) {
         size_t n = strlen(line);

@@ -35,7 +35,7 @@ void *dann_calloc(size_t n, size_t size, dann_error *err);
  * Every reader opens its input through these: anything but a regular file (a directory, a
  * FIFO, a device, a socket) is refused at once with "PATH: is a directory, not a regular
  * file" (DANN_ERR_IO), without blocking on a FIFO. *size (may be NULL) gets the file's size.
- * The caller closes the descriptor / FILE. */
+ * The caller closes the descriptor / FILE. On failure errno is ENOENT only for a missing file. */
 dann_status file_open_regular(const char *path, int *fd, uint64_t *size, dann_error *err);
 dann_status file_fopen_regular(const char *path, FILE **f, uint64_t *size, dann_error *err);
 /* A resource limit from environment variable `name` ("4096", "64M", "1G"; K/M/G are powers of

@@ -33,8 +33,10 @@ dann_status file_open_regular(const char *path, int *fd_out, uint64_t *size, dan
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return dann_fail(err, e == ENOMEM ? DANN_ERR_NOMEM : DANN_ERR_IO, "%s: cannot open: %s",
-                         path, strerror(e));
+        dann_status s = dann_fail(err, e == ENOMEM ? DANN_ERR_NOMEM : DANN_ERR_IO,
+                                  "%s: cannot open: %s", path, strerror(e));
+        errno = e;  /* callers tell a missing file (ENOENT) from a refused one */
+        return s;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
@@ -44,8 +46,10 @@ dann_status file_open_regular(const char *path, int *fd_out, uint64_t *size, dan
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        return dann_fail(err, DANN_ERR_IO, "%s: is %s, not a regular file", path,
-                         kind_of(sb.st_mode));
+        dann_status s = dann_fail(err, DANN_ERR_IO, "%s: is %s, not a regular file", path,
+                                  kind_of(sb.st_mode));
+        errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
+        return s;
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
