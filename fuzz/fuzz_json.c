@@ -4,14 +4,17 @@
  *   - src/cli/runjson.c: train_read_run_json (its range checks, the cwd-relative paths) on the
  *     text as a run folder's run.json, then train_merge_resume into a command line that gives
  *     nothing (the casts to int after the checks);
+ *   - src/cli/exp_read.c: exp_read_run, which `dann experiment` runs on every run folder
+ *     (run.json, summary.json, metrics.jsonl: all three hold the text);
  *   - src/viz/metrics.c: json_flat_object_valid and metrics_read, which `dann plot` runs on a
- *     run's metrics.jsonl (through a temporary file: it takes a path).
+ *     run's metrics.jsonl (the readers take paths: the text goes through temporary files).
  * Seeds: fuzz/corpus/json/ (a run.json and metrics.jsonl lines as dann train writes them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "cli/exp.h"
 #include "cli/json.h"
 #include "cli/runjson.h"
 #include "viz/metrics.h"
@@ -48,34 +51,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     json_flat_object_valid(s);
 
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/fuzz-json-%d.jsonl", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(data, 1, size, f);
-        fclose(f);
+    /* A run folder whose run.json, summary.json and metrics.jsonl all hold the text: read as
+     * dann plot (metrics.jsonl), dann train --resume (run.json) and dann experiment (all three)
+     * read them. */
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/fuzz-json-%d.run", (int)getpid());
+    mkdir(dir, 0700);
+    static const char *const FILES[] = {"run.json", "summary.json", "metrics.jsonl"};
+    char path[3][96];
+    int written = 0;
+    for (int k = 0; k < 3; k++) {
+        snprintf(path[k], sizeof path[k], "%s/%s", dir, FILES[k]);
+        FILE *f = fopen(path[k], "wb");
+        if (f) written += fwrite(data, 1, size, f) == size, fclose(f);
+    }
+    if (written == 3) {
         metrics_run r;
         dann_error err;
-        if (metrics_read(&r, path, &err) == DANN_OK) metrics_free(&r);
-        unlink(path);
-    }
-    /* run.json in a folder of its own, as --resume reads it */
-    char dir[64], rj[96];
-    snprintf(dir, sizeof dir, "/tmp/fuzz-json-%d.run", (int)getpid());
-    snprintf(rj, sizeof rj, "%s/run.json", dir);
-    mkdir(dir, 0700);
-    f = fopen(rj, "wb");
-    if (f) {
-        fwrite(data, 1, size, f);
-        fclose(f);
+        if (metrics_read(&r, path[2], &err) == DANN_OK) metrics_free(&r);
         static run_info ri;  /* 25 KiB of paths */
         train_args a;
         memset(&a, 0, sizeof a);
         a.mode = -1;  /* "not given", as cmd_train.c's defaults */
         a.source_val = a.max_steps = a.eval_max = a.chunk = a.patience = a.iters_per_epoch = -1;
         if (train_read_run_json(dir, &ri) == 0) train_merge_resume(&a, &ri);
-        unlink(rj);
+        static exp_result x;
+        char msg[512];
+        exp_read_run(dir, &x, msg, sizeof msg);
     }
+    for (int k = 0; k < 3; k++) unlink(path[k]);
     rmdir(dir);
     free(s);
     return 0;

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "ckpt_testutil.h"
+#include "cli/exp.h"
 #include "cli_testutil.h"
 #include "data/data.h"
 #include "data_testutil.h"
@@ -261,5 +262,27 @@ TEST(inputs_directory_or_fifo_refused_by_the_commands) {
               "dann experiment --table-only with %s a FIFO: status %d, stderr '%s'", names[k],
               r->rc, r->err);
         unlink(tu_path(rdir, names[k]));
+    }
+}
+
+/* dann experiment's run.json reader: the seed's halves are checked before they are cast to
+ * integers (seed_lo 1e300 was undefined behaviour, found by fuzz/fuzz_json.c; a plain build
+ * accepted it as some seed). Values just inside the range are read exactly. */
+TEST(inputs_experiment_run_json_seed_checked) {
+    const char *root = test_tmpdir();
+    static const char *const BAD[] = {"1e300", "-1", "4294967296", "0.5", "-1e300"};
+    static exp_result x;
+    char msg[512], text[512];
+    for (int k = 0; k < 6; k++) {
+        snprintf(text, sizeof text, "{\"mode\": \"dann\", \"source\": \"a\", \"target\": \"b\", "
+                 "\"epochs\": 1, \"seed_lo\": %s, \"seed_hi\": 1}\n", k < 5 ? BAD[k] : "4294967295");
+        tu_write(tu_path(root, "run.json"), text, strlen(text));
+        const int rc = exp_read_run(root, &x, msg, sizeof msg);
+        if (k < 5)
+            CHECK(rc == -1 && strstr(msg, "run.json") && strstr(msg, "seed"),
+                  "seed_lo %s: status %d, message '%s'", BAD[k], rc, rc ? msg : "");
+        else
+            CHECK(rc == 0 && x.seed == 0x1ffffffffull, "seed 2^33-1: status %d, seed %llu", rc,
+                  (unsigned long long)x.seed);
     }
 }

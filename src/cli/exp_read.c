@@ -91,7 +91,7 @@ static int read_metrics(const char *dir, exp_result *r, char *msg, size_t cap) {
     int rc = 0;
     while ((len = getline(&line, &line_cap, f)) > 0) {
         double e;
-        if (line[len - 1] != '\n' || !json_get_num(line, "epoch", &e) || e < 1 || e > 1e6)
+        if (line[len - 1] != '\n' || !json_get_num(line, "epoch", &e) || !(e >= 1 && e <= 1e6))
             continue;  // a torn last line (a run killed while writing) or a foreign one
         const int ep = (int)e;
         if (ep > cap_e) {
@@ -145,6 +145,12 @@ int exp_read_run(const char *dir, exp_result *r, char *msg, size_t cap) {
         !json_get_num(run, "seed_hi", &hi)) {
         free(run);
         return fail(msg, cap, "%s: not a run.json written by dann train", path);
+    }
+    /* the seed's two 32-bit halves, whole and in range before the casts (1e300 was undefined) */
+    if (!(lo >= 0 && lo <= 4294967295.0 && hi >= 0 && hi <= 4294967295.0) || lo != floor(lo) ||
+        hi != floor(hi)) {
+        free(run);
+        return fail(msg, cap, "%s: seed_lo/seed_hi are not whole numbers in [0, 2^32)", path);
     }
     r->seed = (uint64_t)lo | ((uint64_t)hi << 32);
     if (!json_get_str(run, "preset", r->preset, sizeof r->preset)) snprintf(r->preset, sizeof r->preset, "py3");
