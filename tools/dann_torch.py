@@ -9,8 +9,8 @@ transforms are written out below exactly as torchvision computes them).
 Subcommands (each also takes --arch NAME|DESCRIPTION, default py3: the network, built by
 tools/netdesc.py from a preset or a description of docs/NETWORKS.md)
   train        --mode dann|source-only|target-only --epochs N --seed S --threads T --data DIR
-               --out RUN_DIR [--max-steps K] [--save-weights W.safetensors]
-               [--init-weights W.safetensors]
+               --out RUN_DIR [--recipe py3|paper] [--lr LR] [--max-steps K]
+               [--save-weights W.safetensors] [--init-weights W.safetensors]
   bench        --threads T --steps 50 [--warmup 5] [--json]
   export-init  --seed S OUT.safetensors
   eval         --weights W.safetensors --data DIR
@@ -43,7 +43,15 @@ x = (u8 / 255 - mean) / std. The decoded MNIST-M arrays may be cached under /tmp
 classes for a preset (a description must end in fc(10)); its input (C, H, W) must be 1 or 3
 channels; images of another size are resized once with PIL's bilinear filter (MNIST from
 28x28, MNIST-M straight from its 32x32 PNGs), and with C = 1 MNIST-M is converted to grey
-(PIL convert('L')). The optimizer stays Adam(--lr) for every network.
+(PIL convert('L')).
+
+Recipes (train --recipe): py3 (default) is the reference's loop above, Adam(--lr, default 1e-3)
+for every network. paper is `dann train --preset paper` (docs/RECIPES.md, JMLR 2016 section
+5.2.2; use it with --arch paper-mnist): batches of 64 + 64; torch.optim.SGD(momentum 0.9) with
+its lr set before every step to mu_p = mu0 / (1 + 10 p)^0.75 (mu0 = --lr, default 0.01), p and
+lambda_p as above; each domain's per-channel mean of u8/255 over its own training images
+subtracted from its training and test images, no std division (src/cli/recipe.c's
+recipe_mean_subtract, float64 then float32); the same losses and step order as py3.
 """
 import argparse
 import gzip
@@ -351,6 +359,19 @@ def accuracy(model, split, norm):
     return float((pred == y).sum().item()) / max(1, y.shape[0])
 
 
+def mean_norm(mean):
+    """The paper recipe's preprocessing: u8 / 255 - mean per channel, std 1."""
+    return lambda u8: normalize(u8, mean[:u8.shape[1]], (1.0,) * u8.shape[1])
+
+
+def channel_means(u8):
+    """Per-channel mean of u8 / 255 over a whole training set (exact integer sums in float64,
+    rounded to float32 like recipe_mean_subtract)."""
+    n = u8.shape[0] * u8.shape[2] * u8.shape[3]
+    return tuple(float(np.float32(int(u8[:, c].sum(dtype=torch.int64)) / n / 255.0))
+                 for c in range(u8.shape[1]))
+
+
 def train_step(model, opt, mode, xs, ys, xt, yt, alpha, nll):
     """One step of the reference loop; returns (loss_class, loss_domain, dom_correct, dom_total,
     class_correct)."""
@@ -384,19 +405,32 @@ def cmd_train(a):
           f"({data.load_seconds:.1f} s)", flush=True)
     if a.init_weights:
         load_weights(model, a.init_weights)
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    paper = a.recipe == "paper"
+    B = 64 if paper else BATCH
+    if paper:
+        lr0 = a.lr if a.lr is not None else 0.01
+        opt = torch.optim.SGD(model.parameters(), lr=lr0, momentum=0.9)
+        mean_s, mean_t = channel_means(data.src_train[0]), channel_means(data.tgt_train[0])
+        norm_s, norm_t = mean_norm(mean_s), mean_norm(mean_t)
+        print("norm: mean subtraction (std 1): source " + " ".join(f"{v:.4f}" for v in mean_s) +
+              ", target " + " ".join(f"{v:.4f}" for v in mean_t), flush=True)
+    else:
+        lr0 = a.lr if a.lr is not None else 1e-3
+        opt = torch.optim.Adam(model.parameters(), lr=lr0)
+        norm_s, norm_t = src_batch, tgt_batch
     nll = nn.NLLLoss()
     gen = torch.Generator()
     gen.manual_seed(a.seed)
 
     ns, nt = data.src_train[0].shape[0], data.tgt_train[0].shape[0]
-    # min(len(source loader), len(target loader)) = 461, in every mode so that runs line up.
-    steps = min(math.ceil(ns / BATCH), math.ceil(nt / BATCH))
+    # min(len(source loader), len(target loader)) (461 at 128), in every mode so runs line up.
+    steps = min(math.ceil(ns / B), math.ceil(nt / B))
     if a.max_steps:
         steps = min(steps, a.max_steps)
     os.makedirs(a.out, exist_ok=True)
     metrics_path = os.path.join(a.out, "metrics.jsonl")
-    print(f"train: {'' if a.arch == 'py3' else f'arch {a.arch}, '}mode {a.mode}, {a.epochs} epochs x {steps} steps, batch {BATCH}, "
+    print(f"train: {'' if a.arch == 'py3' else f'arch {a.arch}, '}mode {a.mode}, {a.epochs} epochs x {steps} steps, batch {B}, "
+          f"recipe {a.recipe}, "
           f"seed {a.seed}, threads {torch.get_num_threads()}, torch {torch.__version__}", flush=True)
 
     for epoch in range(a.epochs):
@@ -411,13 +445,17 @@ def cmd_train(a):
         for i in range(steps):
             p = float(i + epoch * steps) / a.epochs / steps
             alpha = lambda_schedule(p)
+            if paper:
+                lr = lr0 / (1.0 + 10.0 * p) ** 0.75
+                for g in opt.param_groups:
+                    g["lr"] = lr
             xs = ys = xt = yt = None
             if a.mode != "target-only":
-                idx = perm_s[i * BATCH:(i + 1) * BATCH]
-                xs, ys = src_batch(data.src_train[0][idx]), data.src_train[1][idx]
+                idx = perm_s[i * B:(i + 1) * B]
+                xs, ys = norm_s(data.src_train[0][idx]), data.src_train[1][idx]
             if a.mode != "source-only":
-                idx = perm_t[i * BATCH:(i + 1) * BATCH]
-                xt, yt = tgt_batch(data.tgt_train[0][idx]), data.tgt_train[1][idx]
+                idx = perm_t[i * B:(i + 1) * B]
+                xt, yt = norm_t(data.tgt_train[0][idx]), data.tgt_train[1][idx]
             lc, ld, dk, dn, ck = train_step(model, opt, a.mode, xs, ys, xt, yt, alpha, nll)
             if not (math.isfinite(lc) and math.isfinite(ld)):
                 raise ToolError(f"epoch {epoch + 1} step {i + 1}: loss is not finite "
@@ -430,8 +468,8 @@ def cmd_train(a):
             cls_n += (yt if a.mode == "target-only" else ys).shape[0]
         train_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        acc_s = accuracy(model, data.src_test, src_batch)
-        acc_t = accuracy(model, data.tgt_test, tgt_batch)
+        acc_s = accuracy(model, data.src_test, norm_s)
+        acc_t = accuracy(model, data.tgt_test, norm_t)
         eval_s = time.perf_counter() - t1
         rec = {
             "epoch": epoch + 1,
@@ -441,12 +479,13 @@ def cmd_train(a):
             "loss_class": sum_c / steps,
             "loss_domain": sum_d / steps,
             "lambda": float(alpha),
-            "lr": a.lr,
+            "lr": opt.param_groups[0]["lr"],
             "seconds": train_s,
             "eval_seconds": eval_s,
             "steps": steps,
             "train_class_acc": cls_ok / max(1, cls_n),
             "mode": a.mode,
+            "recipe": a.recipe,
         }
         with open(metrics_path, "a") as f:
             f.write(json.dumps(rec) + "\n")
@@ -456,7 +495,8 @@ def cmd_train(a):
               f"src_acc {acc_s:.4f}  tgt_acc {acc_t:.4f}  train {train_s:.1f} s  "
               f"eval {eval_s:.1f} s", flush=True)
     if a.save_weights:
-        save_weights(model, a.save_weights, {"seed": a.seed, "mode": a.mode, "epochs": a.epochs})
+        save_weights(model, a.save_weights, {"seed": a.seed, "mode": a.mode, "epochs": a.epochs,
+                                             "recipe": a.recipe})
         print(f"weights: {a.save_weights}")
 
 
@@ -582,7 +622,11 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="run folder; metrics.jsonl is appended there")
     p.add_argument("--max-steps", type=int, default=0,
                    help="cap the steps of every epoch (p then runs over the capped length)")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--recipe", choices=("py3", "paper"), default="py3",
+                   help="py3: Adam, 128 + 128, fixed normalisation; paper: JMLR 2016 5.2.2 "
+                        "(SGD momentum 0.9, annealed lr, 64 + 64, mean subtraction)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam's lr (py3, default 1e-3) or mu0 of the paper's schedule (0.01)")
     p.add_argument("--save-weights", help="write the final state_dict (safetensors)")
     p.add_argument("--init-weights", help="start from this state_dict (safetensors)")
     p.set_defaults(fn=cmd_train)
