@@ -59,6 +59,9 @@ extern const char *const EXP_MODES[];    /* "dann", "source-only", "target-only"
 /* Each parser appends to g and returns 0, or -1 with a one-line message in msg. */
 /* "1-3,7,10-12": seeds (decimal, a range lo-hi with lo <= hi), in the order given; a seed given
  * twice is an error. */
+/* Writes the message into msg[0, cap) and returns -1 (every exp_* error path). */
+int exp_fail(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 int exp_parse_seeds(exp_grid *g, const char *text, char *msg, size_t cap);
 /* "[NAME=]SRC>TGT[,...]": domain pairs; a pair without a name is named "<srckind>-<tgtkind>"
  * (e.g. "mnist-mnistm"), with "-2", "-3" added when that name is taken. */

@@ -12,8 +12,8 @@
 
 const char *const EXP_MODES[] = {"dann", "source-only", "target-only", NULL};
 
-static int fail(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t cap, const char *fmt, ...) {
+/* The experiment modules' error return: the message into msg[0, cap), -1. */
+int exp_fail(char *msg, size_t cap, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, cap, fmt, ap);
@@ -37,26 +37,26 @@ static int parse_u64(const char *s, const char *end, uint64_t *v) {
 
 int exp_parse_seeds(exp_grid *g, const char *text, char *msg, size_t cap) {
     const char *p = text;
-    if (!*p) return fail(msg, cap, "--seeds: empty");
+    if (!*p) return exp_fail(msg, cap, "--seeds: empty");
     while (*p) {
         const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
         const char *dash = memchr(p, '-', (size_t)(end - p));
         uint64_t lo, hi;
         if (dash ? parse_u64(p, dash, &lo) || parse_u64(dash + 1, end, &hi)
                  : parse_u64(p, end, &lo))
-            return fail(msg, cap, "--seeds: '%.*s' is not a seed or a range LO-HI", (int)(end - p), p);
+            return exp_fail(msg, cap, "--seeds: '%.*s' is not a seed or a range LO-HI", (int)(end - p), p);
         if (!dash) hi = lo;
-        if (hi < lo) return fail(msg, cap, "--seeds: '%.*s': the range is empty", (int)(end - p), p);
+        if (hi < lo) return exp_fail(msg, cap, "--seeds: '%.*s': the range is empty", (int)(end - p), p);
         for (uint64_t s = lo;; s++) {
             if (g->n_seeds >= EXP_MAX_SEEDS)
-                return fail(msg, cap, "--seeds: more than %d seeds", EXP_MAX_SEEDS);
+                return exp_fail(msg, cap, "--seeds: more than %d seeds", EXP_MAX_SEEDS);
             for (int k = 0; k < g->n_seeds; k++)
-                if (g->seeds[k] == s) return fail(msg, cap, "--seeds: seed %" PRIu64 " given twice", s);
+                if (g->seeds[k] == s) return exp_fail(msg, cap, "--seeds: seed %" PRIu64 " given twice", s);
             g->seeds[g->n_seeds++] = s;
             if (s == hi) break;
         }
         p = comma ? comma + 1 : end;
-        if (comma && !*p) return fail(msg, cap, "--seeds: '%s' ends with a comma", text);
+        if (comma && !*p) return exp_fail(msg, cap, "--seeds: '%s' ends with a comma", text);
     }
     return 0;
 }
@@ -78,12 +78,12 @@ static void sanitize(char *s) {
 
 static int add_pair(exp_grid *g, const char *name, size_t name_n, const char *src, size_t src_n,
                     const char *tgt, size_t tgt_n, char *msg, size_t cap) {
-    if (g->n_pairs >= EXP_MAX_VALUES) return fail(msg, cap, "--pairs: more than %d pairs", EXP_MAX_VALUES);
+    if (g->n_pairs >= EXP_MAX_VALUES) return exp_fail(msg, cap, "--pairs: more than %d pairs", EXP_MAX_VALUES);
     exp_pair *p = &g->pairs[g->n_pairs];
-    if (!src_n || !tgt_n) return fail(msg, cap, "--pairs: '%.*s>%.*s': a pair is SOURCE>TARGET",
+    if (!src_n || !tgt_n) return exp_fail(msg, cap, "--pairs: '%.*s>%.*s': a pair is SOURCE>TARGET",
                                       (int)src_n, src, (int)tgt_n, tgt);
     if (src_n >= sizeof p->source || tgt_n >= sizeof p->target || name_n >= sizeof p->name - 4)
-        return fail(msg, cap, "--pairs: a name or spec is too long");
+        return exp_fail(msg, cap, "--pairs: a name or spec is too long");
     memcpy(p->source, src, src_n), p->source[src_n] = 0;
     memcpy(p->target, tgt, tgt_n), p->target[tgt_n] = 0;
     if (name_n) {
@@ -99,7 +99,7 @@ static int add_pair(exp_grid *g, const char *name, size_t name_n, const char *sr
     snprintf(base, sizeof base, "%s", p->name);
     for (int k = 0, dup = 1; k < g->n_pairs; k++)
         if (!strcmp(g->pairs[k].name, p->name)) {
-            if (name_n) return fail(msg, cap, "--pairs: the name '%s' is given twice", p->name);
+            if (name_n) return exp_fail(msg, cap, "--pairs: the name '%s' is given twice", p->name);
             snprintf(p->name, sizeof p->name, "%.50s-%d", base, ++dup);
             k = -1;  // check the new name against all of them again
         }
@@ -109,18 +109,18 @@ static int add_pair(exp_grid *g, const char *name, size_t name_n, const char *sr
 
 int exp_parse_pairs(exp_grid *g, const char *text, char *msg, size_t cap) {
     const char *p = text;
-    if (!*p) return fail(msg, cap, "--pairs: empty");
+    if (!*p) return exp_fail(msg, cap, "--pairs: empty");
     while (*p) {
         const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
         const char *gt = memchr(p, '>', (size_t)(end - p));
-        if (!gt) return fail(msg, cap, "--pairs: '%.*s' is not SOURCE>TARGET", (int)(end - p), p);
+        if (!gt) return exp_fail(msg, cap, "--pairs: '%.*s' is not SOURCE>TARGET", (int)(end - p), p);
         /* NAME= before the source's "kind:" */
         const char *eq = memchr(p, '=', (size_t)(gt - p)), *colon = memchr(p, ':', (size_t)(gt - p));
         const char *src = p;
         size_t name_n = 0;
         if (eq && (!colon || eq < colon)) name_n = (size_t)(eq - p), src = eq + 1;
         if (eq && (!colon || eq < colon) && !name_n)
-            return fail(msg, cap, "--pairs: '%.*s': an empty name", (int)(end - p), p);
+            return exp_fail(msg, cap, "--pairs: '%.*s': an empty name", (int)(end - p), p);
         if (add_pair(g, p, name_n, src, (size_t)(gt - src), gt + 1, (size_t)(end - gt - 1), msg, cap))
             return -1;
         p = comma ? comma + 1 : end;
@@ -130,9 +130,9 @@ int exp_parse_pairs(exp_grid *g, const char *text, char *msg, size_t cap) {
 
 int exp_parse_list(char *text, const char **list, int *n, const char *what, char *msg, size_t cap) {
     for (char *save = NULL, *t = strtok_r(text, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (*n >= EXP_MAX_VALUES) return fail(msg, cap, "%s: more than %d values", what, EXP_MAX_VALUES);
+        if (*n >= EXP_MAX_VALUES) return exp_fail(msg, cap, "%s: more than %d values", what, EXP_MAX_VALUES);
         for (int k = 0; k < *n; k++)
-            if (!strcmp(list[k], t)) return fail(msg, cap, "%s: '%s' given twice", what, t);
+            if (!strcmp(list[k], t)) return exp_fail(msg, cap, "%s: '%s' given twice", what, t);
         list[(*n)++] = t;
     }
     return 0;
@@ -146,8 +146,8 @@ int exp_parse_modes(exp_grid *g, char *text, char *msg, size_t cap) {
         int m = -1;
         for (int k = 0; EXP_MODES[k]; k++)
             if (!strcmp(list[i], EXP_MODES[k])) m = k;
-        if (m < 0) return fail(msg, cap, "--modes: unknown mode '%s' (dann, source-only, target-only)", list[i]);
-        if (g->n_modes >= 3) return fail(msg, cap, "--modes: a mode given twice");
+        if (m < 0) return exp_fail(msg, cap, "--modes: unknown mode '%s' (dann, source-only, target-only)", list[i]);
+        if (g->n_modes >= 3) return exp_fail(msg, cap, "--modes: a mode given twice");
         g->modes[g->n_modes++] = m;
     }
     return 0;
@@ -173,7 +173,7 @@ int exp_check_extra(const exp_grid *g, char *msg, size_t cap) {
         for (size_t k = 0; k < sizeof SET / sizeof *SET; k++) {
             size_t n = strlen(SET[k].opt);
             if (!strncmp(a, SET[k].opt, n) && (a[n] == 0 || a[n] == '='))
-                return fail(msg, cap, "%s after --: the experiment sets it (%s)", SET[k].opt, SET[k].why);
+                return exp_fail(msg, cap, "%s after --: the experiment sets it (%s)", SET[k].opt, SET[k].why);
         }
     }
     return 0;
@@ -193,10 +193,10 @@ int exp_expand(const exp_grid *g, exp_run **runs, int *n, char *msg, size_t cap)
     const int na = g->n_archs ? g->n_archs : 1;
     const long total = (long)g->n_seeds * g->n_pairs * g->n_presets * na * g->n_modes;
     *runs = NULL, *n = 0;
-    if (total <= 0) return fail(msg, cap, "the grid is empty");
-    if (total > 100000) return fail(msg, cap, "the grid has %ld runs (at most 100000)", total);
+    if (total <= 0) return exp_fail(msg, cap, "the grid is empty");
+    if (total > 100000) return exp_fail(msg, cap, "the grid has %ld runs (at most 100000)", total);
     exp_run *r = calloc((size_t)total, sizeof *r);
-    if (!r) return fail(msg, cap, "out of memory");
+    if (!r) return exp_fail(msg, cap, "out of memory");
     int k = 0;
     for (int s = 0; s < g->n_seeds; s++)
         for (int p = 0; p < g->n_pairs; p++)
@@ -215,14 +215,14 @@ int exp_expand(const exp_grid *g, exp_run **runs, int *n, char *msg, size_t cap)
                         sanitize(x->name);
                         if (snprintf(x->dir, sizeof x->dir, "%s/%s", g->out, x->name) >= (int)sizeof x->dir) {
                             free(r);
-                            return fail(msg, cap, "--out %s: the path is too long", g->out);
+                            return exp_fail(msg, cap, "--out %s: the path is too long", g->out);
                         }
                     }
     /* distinct names (two arch descriptions cannot collide: they are numbered) */
     for (int i = 0; i < k; i++)
         for (int j = i + 1; j < k; j++)
             if (!strcmp(r[i].name, r[j].name)) {
-                fail(msg, cap, "two runs of the grid would share the folder %s", r[i].name);
+                exp_fail(msg, cap, "two runs of the grid would share the folder %s", r[i].name);
                 free(r);
                 return -1;
             }

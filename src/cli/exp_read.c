@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +14,6 @@
 #include "cli/json.h"
 #include "cli/recipe.h"
 
-static int fail(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* The whole file (at most max bytes) NUL-terminated in a malloc'd *buf; 0, 1 when absent, -1 on
  * an error (message set). */
 static int slurp(const char *path, size_t max, char **buf, char *msg, size_t cap) {
@@ -32,10 +22,10 @@ static int slurp(const char *path, size_t max, char **buf, char *msg, size_t cap
     uint64_t size;
     dann_error err;
     if (file_fopen_regular(path, &f, &size, &err))  /* no directory, no FIFO */
-        return errno == ENOENT ? 1 : fail(msg, cap, "%s", err.msg);
+        return errno == ENOENT ? 1 : exp_fail(msg, cap, "%s", err.msg);
     if (size > max) {
         fclose(f);
-        return fail(msg, cap, "%s: larger than %zu bytes", path, max);
+        return exp_fail(msg, cap, "%s: larger than %zu bytes", path, max);
     }
     char *b = malloc((size_t)size + 1);
     size_t n = b ? fread(b, 1, (size_t)size, f) : 0;
@@ -43,7 +33,7 @@ static int slurp(const char *path, size_t max, char **buf, char *msg, size_t cap
     fclose(f);
     if (bad) {
         free(b);
-        return fail(msg, cap, "%s: read error", path);
+        return exp_fail(msg, cap, "%s: read error", path);
     }
     b[n] = 0;
     *buf = b;
@@ -82,7 +72,7 @@ static int read_metrics(const char *dir, exp_result *r, char *msg, size_t cap) {
     FILE *f;
     dann_error err;
     if (file_fopen_regular(path, &f, NULL, &err))
-        return errno == ENOENT ? 0 : fail(msg, cap, "%s", err.msg);
+        return errno == ENOENT ? 0 : exp_fail(msg, cap, "%s", err.msg);
     int cap_e = 0, max_e = 0;
     double *sec = NULL;
     char *line = NULL;
@@ -98,7 +88,7 @@ static int read_metrics(const char *dir, exp_result *r, char *msg, size_t cap) {
             int nc = ep * 2 + 16;
             double *g = realloc(sec, sizeof *sec * (size_t)nc);
             if (!g) {
-                rc = fail(msg, cap, "%s: out of memory", path);
+                rc = exp_fail(msg, cap, "%s: out of memory", path);
                 break;
             }
             for (int k = cap_e; k < nc; k++) g[k] = NAN;
@@ -113,7 +103,7 @@ static int read_metrics(const char *dir, exp_result *r, char *msg, size_t cap) {
         sec[ep - 1] = s;
         if (ep > max_e) max_e = ep;
     }
-    if (!rc && ferror(f)) rc = fail(msg, cap, "%s: read error", path);
+    if (!rc && ferror(f)) rc = exp_fail(msg, cap, "%s: read error", path);
     fclose(f);
     free(line);
     if (!rc) {
@@ -135,7 +125,7 @@ int exp_read_run(const char *dir, exp_result *r, char *msg, size_t cap) {
     char path[EXP_PATH + 32], *run = NULL, *sum = NULL;
     snprintf(path, sizeof path, "%s/run.json", dir);
     int st = slurp(path, 1 << 20, &run, msg, cap);
-    if (st > 0) return fail(msg, cap, "%s: missing (not a run folder of dann train)", path);
+    if (st > 0) return exp_fail(msg, cap, "%s: missing (not a run folder of dann train)", path);
     if (st < 0) return -1;
     double lo, hi;
     if (!json_get_str(run, "mode", r->mode, sizeof r->mode) ||
@@ -144,13 +134,13 @@ int exp_read_run(const char *dir, exp_result *r, char *msg, size_t cap) {
         !json_get_num(run, "epochs", &r->epochs) || !json_get_num(run, "seed_lo", &lo) ||
         !json_get_num(run, "seed_hi", &hi)) {
         free(run);
-        return fail(msg, cap, "%s: not a run.json written by dann train", path);
+        return exp_fail(msg, cap, "%s: not a run.json written by dann train", path);
     }
     /* the seed's two 32-bit halves, whole and in range before the casts (1e300 was undefined) */
     if (!(lo >= 0 && lo <= 4294967295.0 && hi >= 0 && hi <= 4294967295.0) || lo != floor(lo) ||
         hi != floor(hi)) {
         free(run);
-        return fail(msg, cap, "%s: seed_lo/seed_hi are not whole numbers in [0, 2^32)", path);
+        return exp_fail(msg, cap, "%s: seed_lo/seed_hi are not whole numbers in [0, 2^32)", path);
     }
     r->seed = (uint64_t)lo | ((uint64_t)hi << 32);
     if (!json_get_str(run, "preset", r->preset, sizeof r->preset)) snprintf(r->preset, sizeof r->preset, "py3");
@@ -255,14 +245,14 @@ static int cmp_str(const void *a, const void *b) {
 int exp_scan(const char *root, exp_result **rs, int *n, char *msg, size_t cap) {
     *rs = NULL, *n = 0;
     struct stat sb;
-    if (stat(root, &sb) != 0) return fail(msg, cap, "%s: cannot open: %s", root, strerror(errno));
-    if (!S_ISDIR(sb.st_mode)) return fail(msg, cap, "%s: not a folder", root);
+    if (stat(root, &sb) != 0) return exp_fail(msg, cap, "%s: cannot open: %s", root, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return exp_fail(msg, cap, "%s: not a folder", root);
     path_list l = {0};
     int rc = walk(root, 3, &l);
-    if (rc) fail(msg, cap, "%s: out of memory", root);
+    if (rc) exp_fail(msg, cap, "%s: out of memory", root);
     qsort(l.paths, (size_t)l.n, sizeof *l.paths, cmp_str);
     exp_result *r = !rc && l.n ? calloc((size_t)l.n, sizeof *r) : NULL;
-    if (!rc && l.n && !r) rc = fail(msg, cap, "%s: out of memory", root);
+    if (!rc && l.n && !r) rc = exp_fail(msg, cap, "%s: out of memory", root);
     int k = 0;
     for (int i = 0; !rc && i < l.n; i++) {
         char m[512];

@@ -16,15 +16,6 @@
 #include <unistd.h>
 #include "cli/exp.h"
 
-static int fail(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 double exp_paper_number(const char *source, const char *target, const char *mode) {
     /* Ganin et al., JMLR 2016, Table 2, MNIST -> MNIST-M */
     if (strncmp(source, "mnist:", 6) || strncmp(target, "mnistm:", 7)) return NAN;
@@ -227,7 +218,7 @@ static int write_file(const char *dir, const char *name, const sbuf *s, char *ms
     if (f) ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
-        return fail(msg, cap, "%s: cannot write", path);
+        return exp_fail(msg, cap, "%s: cannot write", path);
     }
     return 0;
 }
@@ -424,7 +415,7 @@ int exp_write_tables(const exp_result *rs, int n, const char *dir, FILE *md, cha
     sbuf smd = {0}, scsv = {0}, sruns = {0};
     int rc = -1, nc = 0, np = 0;
     if (!cells || !cell_of || !idx || !pl) {
-        fail(msg, cap, "out of memory");
+        exp_fail(msg, cap, "out of memory");
         goto out;
     }
     for (int i = 0; i < n; i++) {
@@ -451,7 +442,7 @@ int exp_write_tables(const exp_result *rs, int n, const char *dir, FILE *md, cha
     write_csv(&scsv, cells, nc, pl);
     write_runs_csv(&sruns, rs, n, cells, cell_of, pl);
     if (smd.oom || scsv.oom || sruns.oom) {
-        fail(msg, cap, "out of memory");
+        exp_fail(msg, cap, "out of memory");
         goto out;
     }
     if (dir && (write_file(dir, "results.md", &smd, msg, cap) || write_file(dir, "results.csv", &scsv, msg, cap) ||
