@@ -2,6 +2,7 @@
  * separate kernels give: the forward bit for bit, the backward up to summation order (and its
  * input gradient overwrites what the buffer held). The separate kernels are themselves checked
  * against PyTorch (test_torch_layers.c) and finite differences (test_gradcheck.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "layers/layers.h"
@@ -51,6 +52,10 @@ static void fused_case(int B, int C, int H, int W, int use_mask) {
     CHECK(!memcmp(rm, rm2, C * sizeof(float)) && !memcmp(rv, rv2, C * sizeof(float)), "running stats differ");
     CHECK(!memcmp(out, out2, no * sizeof(float)), "pooled outputs differ (mask %d)", use_mask);
     CHECK(!memcmp(am, am2, no * sizeof(int32_t)), "argmax differs (mask %d)", use_mask);
+    float *out3 = malloc(no * sizeof(float));  // inference: no winners kept, the same values
+    bn_mask_maxpool2_forward(out3, NULL, NULL, x, mean2, rstd2, gamma, beta, mk, B, C, H, W);
+    CHECK(!memcmp(out, out3, no * sizeof(float)), "outputs without argmax differ (mask %d)", use_mask);
+    free(out3);
     CHECK_CLOSE("fused dinp vs separate kernels", dx2, dx, n, 1e-6, 1e-5);
     CHECK_CLOSE("fused dgamma vs separate kernels", dg2, dg, (size_t)C, 1e-6, 1e-5);
     CHECK_CLOSE("fused dbeta vs separate kernels", db2, db, (size_t)C, 1e-6, 1e-5);
@@ -59,13 +64,23 @@ static void fused_case(int B, int C, int H, int W, int use_mask) {
     free(drelu), free(xsel);
 }
 
-/* Every size through both the AVX-512 plane kernel (when the CPU has it) and the portable one;
- * py3's planes (24x24, 8x8), a width in neither's plain-load case (10), an odd width (window by
- * window) and odd heights (the last input row unused). */
+/* Every size through each plane kernel this CPU runs (bn_pool_x86.c: AVX-512 with the AVX-512
+ * sets, AVX2 with the AVX2 set) and the C loop (portable set); py3's planes (24x24, 8x8), widths
+ * in no plain-load case (10, 18: a second chunk of 2 for AVX2), 30 and 32 (two AVX2 chunks, the
+ * second partial or whole), an odd width (window by window), odd heights (the last input row
+ * unused) and a width over 32 (the C loop for every set). */
 static void fused_cases(int use_mask) {
-    static const int sizes[][4] = {{3, 5, 8, 6}, {4, 7, 8, 8}, {2, 3, 24, 24}, {3, 4, 7, 10}, {2, 3, 6, 9}, {2, 2, 5, 32}};
-    for (int impl = 0; impl < 2; impl++) {
-        kernels_use(impl ? KERNELS_PORTABLE : KERNELS_AUTO);
+    static const int sizes[][4] = {{3, 5, 8, 6},  {4, 7, 8, 8},  {2, 3, 24, 24}, {3, 4, 7, 10},
+                                   {2, 3, 6, 9},  {2, 2, 5, 32}, {2, 3, 5, 18},  {2, 2, 6, 30},
+                                   {2, 2, 4, 34}};
+    static const int sets[] = {KERNELS_AVX512_V16, KERNELS_AVX2, KERNELS_PORTABLE};
+    static unsigned said;  // the sets said to be skipped
+    for (size_t s = 0; s < sizeof sets / sizeof *sets; s++) {
+        if (!kernels_available(sets[s])) {
+            if (!(said & 1u << s)) said |= 1u << s, printf("    (fused: %s not run, this CPU lacks it)\n", kernels_name(sets[s]));
+            continue;
+        }
+        kernels_use(sets[s]);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
             fused_case(sizes[i][0], sizes[i][1], sizes[i][2], sizes[i][3], use_mask);
     }

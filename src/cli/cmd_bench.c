@@ -160,7 +160,27 @@ static void usage(FILE *f) {
             "Times the py3 training step (B source + B target images, Adam), eval throughput,\n"
             "one epoch on MNIST -> MNIST-M when DIR (default ../shared/data) holds it, and peak\n"
             "memory; reports FLOPs, the measured FMA peak and the fraction of that bound reached.\n"
-            "--profile also times each phase of the step over --reps more steps (table only).\n");
+            "--profile also times each phase of the step over --reps more steps, and of eval over\n"
+            "5 more passes (tables only).\n");
+}
+
+enum { EVAL_PASSES = 5 };
+
+/* One profile table: each timed op's mean time per call of the whole (step or eval pass). */
+static void print_profile(const dann_prof_t *p, const char *title, const char *what_n, int n,
+                          double total) {
+    double sum = 0.0;
+    printf("  %-15s (mean of %d %s, timers on: %.1f ms each)\n", title, n, what_n, total / n * 1e3);
+    for (int i = 0; i < PROF_N; i++) {
+        if (!p->label[i] && (i != PROF_OPTIM || p->s[i] == 0.0)) continue;
+        sum += p->s[i];
+        char what[80];
+        snprintf(what, sizeof what, "%s %s", i == PROF_OPTIM ? "optimizer" : p->label[i],
+                 i == PROF_OPTIM ? "" : p->backward[i] ? "backward" : "forward");
+        printf("    %-40s %6.2f ms  %4.1f%%\n", what, p->s[i] / n * 1e3, 100.0 * p->s[i] / total);
+    }
+    printf("    %-40s %6.2f ms  %4.1f%%\n", "other", (total - sum) / n * 1e3,
+           100.0 * (total - sum) / total);
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -225,6 +245,7 @@ int cmd_bench(int argc, char **argv) {
     }
     double step_med = median(times, reps);
     double prof_total = 0.0;
+    static dann_prof_t step_prof;  // the step's timers, kept while eval's run
     if (profile) {  // the same steps again with the phase timers on (they add a little overhead)
         memset(&dann_prof, 0, sizeof dann_prof);
         dann_prof.on = 1;
@@ -233,6 +254,7 @@ int cmd_bench(int argc, char **argv) {
             if (dann_train_step(t, xs, ys, B, xt, NULL, B, 0.5, NULL, &err)) return args_fail("bench", &err);
         prof_total = now_s() - t0;
         dann_prof.on = 0;
+        step_prof = dann_prof;
     }
 
     // (b) eval throughput: median of 5 timed passes over one batch, after one warm-up
@@ -243,6 +265,15 @@ int cmd_bench(int argc, char **argv) {
         times[r] = now_s() - t0;
     }
     double eval_ips = eval_batch / median(times, 5);
+    double eval_prof_total = 0.0;
+    if (profile) {  // the eval passes again with the phase timers on
+        memset(&dann_prof, 0, sizeof dann_prof);
+        dann_prof.on = 1;
+        double t0 = now_s();
+        for (int r = 0; r < EVAL_PASSES; r++) dann_model_predict(m, xt, eval_batch, logp);
+        eval_prof_total = now_s() - t0;
+        dann_prof.on = 0;
+    }
 
     // (e) FLOPs and the arithmetic bound
     double flops = net_step_flops(m->net, B, B);
@@ -289,20 +320,8 @@ int cmd_bench(int argc, char **argv) {
                step_med / bound_s);
     }
     if (profile && !json) {
-        double sum = 0.0;
-        printf("  step profile    (mean of %d steps, timers on: %.1f ms per step)\n", reps,
-               prof_total / reps * 1e3);
-        for (int i = 0; i < PROF_N; i++) {
-            if (!dann_prof.label[i] && i != PROF_OPTIM) continue;
-            sum += dann_prof.s[i];
-            char what[80];
-            snprintf(what, sizeof what, "%s %s", i == PROF_OPTIM ? "optimizer" : dann_prof.label[i],
-                     i == PROF_OPTIM ? "" : dann_prof.backward[i] ? "backward" : "forward");
-            printf("    %-40s %6.2f ms  %4.1f%%\n", what, dann_prof.s[i] / reps * 1e3,
-                   100.0 * dann_prof.s[i] / prof_total);
-        }
-        printf("    %-40s %6.2f ms  %4.1f%%\n", "other", (prof_total - sum) / reps * 1e3,
-               100.0 * (prof_total - sum) / prof_total);
+        print_profile(&step_prof, "step profile", "steps", reps, prof_total);
+        print_profile(&dann_prof, "eval profile", "passes", EVAL_PASSES, eval_prof_total);
     }
     free(xs), free(xt), free(logp), free(ys), free(times);
     dann_trainer_free(t);

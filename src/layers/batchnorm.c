@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 #include "layers/layers.h"
+#include "layers/bnpool.h"
 #include "layers/pool2.h"
 
 // Sums in 16 independent float lanes (vectorisable without reassociation flags), then the lanes.
@@ -186,7 +187,7 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
 /* The fast path (even W, so an input row pair is 2W contiguous values): the horizontal pair max
  * of every two adjacent values, over whole runs of input rows at once, then the vertical max
  * of the two pair rows: pool2_window's comparisons in its order, in long contiguous loops.
- * Odd W takes the window-by-window loop. */
+ * Odd W takes the window-by-window loop. am NULL (inference): the values only. */
 #define POOL_RUN 1024  // horizontal pairs per run (stack buffers of the fast path)
 
 static void bn_pool_plane(float *restrict y, int32_t *restrict am, float *restrict xs,
@@ -211,8 +212,16 @@ static void bn_pool_plane(float *restrict y, int32_t *restrict am, float *restri
         for (int i = 0; i < n; i++) {
             const float *tv = hv + 2 * i * OW, *tx = hx + 2 * i * OW;
             const int32_t *tk = hk + 2 * i * OW;
-            float *yo = y + (size_t)(i0 + i) * OW, *xo = xs + (size_t)(i0 + i) * OW;
-            int32_t *ko = am + (size_t)(i0 + i) * OW;
+            float *yo = y + (size_t)(i0 + i) * OW, *xo = am ? xs + (size_t)(i0 + i) * OW : NULL;
+            int32_t *ko = am ? am + (size_t)(i0 + i) * OW : NULL;
+            if (!am) {  // inference: the values only
+                #pragma omp simd
+                for (int j = 0; j < OW; j++) {
+                    const float v = tv[OW + j] > tv[j] ? tv[OW + j] : tv[j];
+                    yo[j] = (v > 0.0f || v != v) ? v : 0.0f;  // relu_forward's rule
+                }
+                continue;
+            }
             #pragma omp simd
             for (int j = 0; j < OW; j++) {
                 const int32_t t = tv[OW + j] > tv[j];
@@ -225,94 +234,26 @@ static void bn_pool_plane(float *restrict y, int32_t *restrict am, float *restri
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_POOL_AVX512 1
-/* bn_pool_plane with AVX-512 for even W <= 32 (an output row in one vector): the same float
- * operations and comparisons, lane-wise. Each input row's 2*OW values are split into even and
- * odd lanes by one permute; output rows are stored 16 lanes wide in increasing order (a row's
- * extra lanes are overwritten by the next row's store), masked only where a store would leave
- * the plane: masked stores are slow on some CPUs. */
-__attribute__((target("avx512f"))) static void bn_pool_plane_avx512(
-    float *y, int32_t *am, float *xs, const float *x, float mu, float scale, float shift, float f,
-    int OH, int W) {
-    const int OW = W / 2, OHW = OH * OW;
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2,
-                                          0);
-    const __m512i one = _mm512_set1_epi32(1), odd = _mm512_add_epi32(even, one);
-    const __mmask16 lo = (__mmask16)(W >= 16 ? 0xFFFF : (1u << W) - 1);
-    const __mmask16 hi = (__mmask16)(W <= 16 ? 0 : (1u << (W - 16)) - 1);
-    const __m512 vmu = _mm512_set1_ps(mu), vsc = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
-    const __m512 vf = _mm512_set1_ps(f), zero = _mm512_setzero_ps();
-    for (int i = 0; i < OH; i++) {
-        __m512 hv[2], hx[2];
-        __m512i hk[2];
-        for (int r = 0; r < 2; r++) {  // the horizontal pairs of input rows 2i and 2i+1
-            const float *row = x + (size_t)(2 * i + r) * W;
-            __m512 v0, v1;
-            if (W == 24 || W == 8) {  // py3's widths: plain loads
-                v0 = W == 24 ? _mm512_loadu_ps(row) : _mm512_zextps256_ps512(_mm256_loadu_ps(row));
-                v1 = W == 24 ? _mm512_zextps256_ps512(_mm256_loadu_ps(row + 16)) : zero;
-            } else {
-                v0 = _mm512_maskz_loadu_ps(lo, row);
-                v1 = _mm512_maskz_loadu_ps(hi, row + 16);
-            }
-            const __m512 xa = _mm512_permutex2var_ps(v0, even, v1);
-            const __m512 xb = _mm512_permutex2var_ps(v0, odd, v1);
-            // ((x - mu) * scale + shift) * f, operation by operation (no fused multiply-add)
-            const __m512 a = _mm512_mul_ps(
-                _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(xa, vmu), vsc), vsh), vf);
-            const __m512 b = _mm512_mul_ps(
-                _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(xb, vmu), vsc), vsh), vf);
-            const __mmask16 t = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
-            hv[r] = _mm512_mask_blend_ps(t, a, b);
-            hx[r] = _mm512_mask_blend_ps(t, xa, xb);
-            const __m512i k0 = _mm512_add_epi32(_mm512_set1_epi32((2 * i + r) * W), even);
-            hk[r] = _mm512_mask_add_epi32(k0, t, k0, one);
-        }
-        const __mmask16 t = _mm512_cmp_ps_mask(hv[1], hv[0], _CMP_GT_OQ);
-        const __m512 v = _mm512_mask_blend_ps(t, hv[0], hv[1]);
-        const __m512 out = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);  // relu
-        const __m512i k = _mm512_mask_blend_epi32(t, hk[0], hk[1]);
-        const __m512 xsel = _mm512_mask_blend_ps(t, hx[0], hx[1]);
-        const int left = OHW - i * OW;
-        if (left >= 16) {
-            _mm512_storeu_ps(y + i * OW, out);
-            _mm512_storeu_si512(am + i * OW, k);
-            _mm512_storeu_ps(xs + i * OW, xsel);
-        } else {
-            const __mmask16 m = (__mmask16)((1u << left) - 1);
-            _mm512_mask_storeu_ps(y + i * OW, m, out);
-            _mm512_mask_storeu_epi32(am + i * OW, m, k);
-            _mm512_mask_storeu_ps(xs + i * OW, m, xsel);
-        }
-    }
-}
-#endif
-
 void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const float *inp,
                               const float *mean, const float *rstd, const float *gamma,
                               const float *beta, const float *mask, int B, int C, int H, int W) {
     const int OH = H / 2, OW = W / 2;
-#ifdef HAVE_POOL_AVX512
-    // an AVX-512 set is chosen (the plane kernel computes bn_pool_plane's bits: the v16 sets'
-    // training-step test checks avx512-v16 against portable with it)
-    const int simd = kernels_use(-1) == KERNELS_AVX512 || kernels_use(-1) == KERNELS_AVX512_V16;
-#endif
+    // the AVX-512 or AVX2 plane kernel of the kernel set in use (bn_pool_x86.c: bn_pool_plane's
+    // bits; test_fused.c and the v16 training-step test compare it with the portable set)
+    const bn_plane_fn plane = bn_pool_plane_simd(kernels_use(-1), W);
     #pragma omp parallel for schedule(static)
     for (int bc = 0; bc < B * C; bc++) {
         const int c = bc % C;
         const float mu = mean[c], scale = rstd[c] * gamma[c], shift = beta[c];
         const float f = mask ? mask[bc] : 1.0f;
         const float *restrict x = inp + (size_t)bc * H * W;
-        float *restrict y = out + (size_t)bc * OH * OW, *restrict xs = xsel + (size_t)bc * OH * OW;
-        int32_t *restrict am = argmax + (size_t)bc * OH * OW;
-#ifdef HAVE_POOL_AVX512
-        if (W % 2 == 0 && W <= 32 && simd) {
-            bn_pool_plane_avx512(y, am, xs, x, mu, scale, shift, f, OH, W);
+        float *restrict y = out + (size_t)bc * OH * OW;
+        float *restrict xs = argmax ? xsel + (size_t)bc * OH * OW : NULL;
+        int32_t *restrict am = argmax ? argmax + (size_t)bc * OH * OW : NULL;
+        if (plane) {
+            plane(y, am, xs, x, mu, scale, shift, f, OH, W);
             continue;
         }
-#endif
         if (W % 2 == 0 && W <= POOL_RUN) {
             bn_pool_plane(y, am, xs, x, mu, scale, shift, f, OH, W);
             continue;
@@ -330,8 +271,7 @@ void bn_mask_maxpool2_forward(float *out, int32_t *argmax, float *xsel, const fl
                 int32_t k;
                 pool2_window(a, b, c2, e, 2 * i * W + 2 * j, W, &v, &k);
                 y[i * OW + j] = (v > 0.0f || v != v) ? v : 0.0f;  // relu_forward's rule
-                am[i * OW + j] = k;
-                xs[i * OW + j] = x[k];
+                if (am) am[i * OW + j] = k, xs[i * OW + j] = x[k];
             }
         }
     }

@@ -104,7 +104,8 @@ void batchnorm_backward_finish(float *dinp, float *dgamma, float *dbeta, const f
  * mask (B*C factors) or NULL; the same float operations as the separate kernels, so out and argmax
  * are bit-identical to batchnorm_forward + dropout_forward + maxpool2_forward + relu_forward,
  * without writing the normalised tensor. inp (B,C,H,W); out, argmax and xsel (B,C,H/2,W/2), xsel
- * receiving inp at each window's winner for the backward.
+ * receiving inp at each window's winner for the backward; argmax and xsel NULL (inference: no
+ * backward follows) skips them, out unchanged.
  * Backward (training mode): from the gradient dout of out, WRITES dinp (it does not accumulate:
  * it is the only gradient of the BatchNorm input) and accumulates dgamma, dbeta, as the separate
  * backwards would up to summation order. dinp NULL: dgamma and dbeta only. */

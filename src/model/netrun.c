@@ -164,8 +164,11 @@ static void op_forward_range(dann_model *m, pass_t *p, const net_op *op, const v
     case OP_BNPOOL: {
         const float *mean = v->stats + op->stat, *rstd = mean + op->C;
         const float *mask = training && op->mask >= 0 ? p->mask[op->mask] + (size_t)b0 * op->C : NULL;
-        bn_mask_maxpool2_forward(y, I(v, op->idx) + b0 * out_img, A(v, op->xsel) + b0 * out_img, x,
-                                 mean, rstd, t[op->w], t[op->b], mask, n, op->C, op->H, op->W);
+        // inference keeps no winners (no backward follows)
+        int32_t *am = training ? I(v, op->idx) + b0 * out_img : NULL;
+        float *xsel = training ? A(v, op->xsel) + b0 * out_img : NULL;
+        bn_mask_maxpool2_forward(y, am, xsel, x, mean, rstd, t[op->w], t[op->b], mask, n, op->C,
+                                 op->H, op->W);
         break;
     }
     case OP_BN: {
