@@ -65,7 +65,7 @@ static void fused_case(int B, int C, int H, int W, int use_mask) {
 }
 
 /* Every size through each plane kernel this CPU runs (bn_pool_x86.c: AVX-512 with the AVX-512
- * sets, AVX2 with the AVX2 set) and the C loop (portable set); py3's planes (24x24, 8x8), widths
+ * sets, AVX2 with the AVX2 set) and the C loop (NEON and portable sets); py3's planes (24x24, 8x8), widths
  * in no plain-load case (10, 18: a second chunk of 2 for AVX2), 30 and 32 (two AVX2 chunks, the
  * second partial or whole), an odd width (window by window), odd heights (the last input row
  * unused) and a width over 32 (the C loop for every set). */
@@ -73,7 +73,7 @@ static void fused_cases(int use_mask) {
     static const int sizes[][4] = {{3, 5, 8, 6},  {4, 7, 8, 8},  {2, 3, 24, 24}, {3, 4, 7, 10},
                                    {2, 3, 6, 9},  {2, 2, 5, 32}, {2, 3, 5, 18},  {2, 2, 6, 30},
                                    {2, 2, 4, 34}};
-    static const int sets[] = {KERNELS_AVX512_V16, KERNELS_AVX2, KERNELS_PORTABLE};
+    static const int sets[] = {KERNELS_AVX512_V16, KERNELS_AVX2, KERNELS_NEON, KERNELS_PORTABLE};
     static unsigned said;  // the sets said to be skipped
     for (size_t s = 0; s < sizeof sets / sizeof *sets; s++) {
         if (!kernels_available(sets[s])) {
