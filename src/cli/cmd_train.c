@@ -27,6 +27,7 @@
 #include "cli/json.h"
 #include "cli/mpi.h"
 #include "cli/progress.h"
+#include "layers/layers.h"
 #include "cli/recipe.h"
 #include "cli/runjson.h"
 #include "cli/select.h"
@@ -76,7 +77,7 @@ static void usage(FILE *f) {
 "  --batch N              images per domain per step (default 128)\n"
 "  --lr X                 override the preset's learning rate\n"
 "  --seed S               initialisation, dropout and shuffling (default 1)\n"
-"  --threads T            kernel threads (default: all CPUs; --resume keeps the run's)\n"
+"  --threads T            kernel threads (default: all CPUs; --resume: the run's)\n"
 "  --out RUN_DIR          run folder (created; an existing run is never overwritten)\n"
 "  --source-val N         hold out N source training images; best.ckpt = best accuracy there\n"
 "  --patience K           stop when the source-val accuracy has not improved for K epochs\n"
@@ -302,18 +303,19 @@ int cmd_train(int argc, char **argv) {
         if (ckpt_peek(a.resume, &info, &err)) return args_fail(CMD, &err);
         if (train_read_run_json(a.out, &ri)) return 1;
         if ((rc = train_merge_resume(&a, &ri))) return rc;
-        /* the thread count the run trained with (docs/KERNELS.md: some kernel sets give other
-         * bits at another count), from the checkpoint, else from run.json (older runs: none) */
+        /* the thread count the run trained with, from the checkpoint, else from run.json (older
+         * runs: none). Only the blas kernels give other bits at another count (docs/KERNELS.md):
+         * with them a resume keeps the count; with any other set --threads may change it. */
         long long stored = 0;
         if (guard_kv_int(info.meta.kv, "threads", 1, 1024, &stored) < 0)
             return fprintf(stderr, "dann %s: %s: key threads is not a thread count in [1, 1024]\n",
                            CMD, a.resume), 1;
         if (!stored) stored = (long long)ri.threads;
-        if (stored && a.threads && a.threads != stored)
-            return args_usage(CMD, "--threads %d differs from the run being resumed (%lld): a "
-                              "resumed run keeps its thread count, so that it ends with the bits "
-                              "of an uninterrupted run", a.threads, stored);
-        if (stored) a.threads = (int)stored;
+        if (stored && a.threads && a.threads != stored && kernels_use(-1) == KERNELS_BLAS)
+            return args_usage(CMD, "--threads %d differs from the run being resumed (%lld): with "
+                              "the blas kernels a resumed run keeps its thread count, so that it "
+                              "ends with the bits of an uninterrupted run", a.threads, stored);
+        if (stored && !a.threads) a.threads = (int)stored;
     }
     if (!a.preset) a.preset = "py3";
     const recipe *rcp = recipe_find(a.preset);
