@@ -225,7 +225,7 @@ int cmd_bench(int argc, char **argv) {
     float *xt = malloc(sizeof(float) * (size_t)cap * img);
     float *logp = malloc(sizeof(float) * (size_t)cap * NCLS);
     int32_t *ys = malloc(sizeof(int32_t) * (size_t)cap);
-    double *times = malloc(sizeof(double) * (size_t)(reps > 5 ? reps : 5));
+    double *times = malloc(sizeof(double) * (size_t)(reps > EVAL_PASSES ? reps : EVAL_PASSES));
     if (!xs || !xt || !logp || !ys || !times) {
         fprintf(stderr, "dann bench: out of memory\n");
         return 1;
@@ -245,7 +245,7 @@ int cmd_bench(int argc, char **argv) {
     }
     double step_med = median(times, reps);
     double prof_total = 0.0;
-    static dann_prof_t step_prof;  // the step's timers, kept while eval's run
+    dann_prof_t step_prof = {0};  // the step's timers, kept while eval's run
     if (profile) {  // the same steps again with the phase timers on (they add a little overhead)
         memset(&dann_prof, 0, sizeof dann_prof);
         dann_prof.on = 1;
@@ -257,14 +257,14 @@ int cmd_bench(int argc, char **argv) {
         step_prof = dann_prof;
     }
 
-    // (b) eval throughput: median of 5 timed passes over one batch, after one warm-up
+    // (b) eval throughput: median of EVAL_PASSES timed passes over one batch, after one warm-up
     dann_model_predict(m, xt, eval_batch, logp);
-    for (int r = 0; r < 5; r++) {
+    for (int r = 0; r < EVAL_PASSES; r++) {
         double t0 = now_s();
         dann_model_predict(m, xt, eval_batch, logp);
         times[r] = now_s() - t0;
     }
-    double eval_ips = eval_batch / median(times, 5);
+    double eval_ips = eval_batch / median(times, EVAL_PASSES);
     double eval_prof_total = 0.0;
     if (profile) {  // the eval passes again with the phase timers on
         memset(&dann_prof, 0, sizeof dann_prof);

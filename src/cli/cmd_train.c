@@ -27,7 +27,6 @@
 #include "cli/json.h"
 #include "cli/mpi.h"
 #include "cli/progress.h"
-#include "layers/layers.h"
 #include "cli/recipe.h"
 #include "cli/runjson.h"
 #include "cli/select.h"
@@ -36,6 +35,7 @@
 #include "cli/trainloop.h"
 #include "cli/vecfit.h"
 #include "io/checkpoint.h"
+#include "layers/layers.h"
 
 #define CMD "train"
 
